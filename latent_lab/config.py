@@ -1,0 +1,178 @@
+"""Recipe configuration: resolve config names, read YAML safely, parse YAML + command line into
+dataclasses (command line over YAML over defaults) with one-line errors for user mistakes."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+from pathlib import Path
+
+import yaml
+
+from latent_lab.errors import UserError
+
+TASKS = ("gssm", "fsm_icl", "char_stream", "semi_synthetic")
+
+
+def recipes_dir() -> Path:
+    """The recipes/ folder (installed beside latent_lab, or named by LATENT_LAB_RECIPES)."""
+    override = os.environ.get("LATENT_LAB_RECIPES")
+    if override:
+        return Path(override)
+    import recipes
+
+    return Path(recipes.__file__).resolve().parent
+
+
+def config_dir(task: str) -> Path:
+    return recipes_dir() / "configs" / task
+
+
+def available_configs(task: str) -> list[str]:
+    folder = config_dir(task)
+    if not folder.is_dir():
+        return []
+    return sorted(str(p.relative_to(folder).with_suffix("")) for p in folder.rglob("*.yaml"))
+
+
+def resolve_config(task: str, value: str | os.PathLike) -> Path:
+    """A value naming an existing file is used as given; otherwise it resolves inside
+    recipes/configs/<task>/, with or without `.yaml`."""
+    given = Path(value)
+    if given.is_file():
+        return given
+    folder = config_dir(task)
+    for candidate in (folder / given, folder / f"{given}.yaml"):
+        if candidate.is_file():
+            return candidate
+    names = ", ".join(available_configs(task)) or "none"
+    raise UserError(
+        f"--config: {str(value)!r} is neither a file nor a config in recipes/configs/{task}/ "
+        f"(available: {names})"
+    )
+
+
+def load_yaml(path: str | os.PathLike) -> dict:
+    """Read a YAML mapping with yaml.safe_load; a missing file or bad YAML is a user error."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise UserError(f"cannot read {path}: {error.strerror}; check the path") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        raise UserError(f"{path}: invalid YAML ({' '.join(str(error).split())})") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise UserError(f"{path}: expected a mapping of keys to values at the top level")
+    return data
+
+
+def config_name_of(path: str | os.PathLike) -> str:
+    """The name results.json records: the path inside recipes/configs/<task>/ without .yaml,
+    or the file stem for a config elsewhere."""
+    path = Path(path).resolve()
+    root = (recipes_dir() / "configs").resolve()
+    try:
+        relative = path.relative_to(root)
+        return str(Path(*relative.parts[1:]).with_suffix(""))
+    except ValueError:
+        return path.stem
+
+
+class LabParser:
+    """TrlParser with named configs, unknown keys rejected with one line, and UserError on any
+    parse failure. `parse(argv)` returns the dataclass instances and the resolved config path."""
+
+    def __init__(self, dataclass_types, task: str):
+        from trl import TrlParser
+
+        class _Parser(TrlParser):
+            def error(self, message):  # argparse would print usage and exit; one line instead
+                raise UserError(message)
+
+        self.task = task
+        self.dataclass_types = tuple(dataclass_types)
+        self.parser = _Parser(self.dataclass_types)
+
+    def known_keys(self) -> set[str]:
+        return {action.dest for action in self.parser._actions if action.dest != "help"}
+
+    def parse(self, argv: list[str] | None = None):
+        import sys
+
+        argv = list(sys.argv[1:] if argv is None else argv)
+        config_path = None
+        if "--config" in argv:
+            index = argv.index("--config")
+            if index + 1 >= len(argv):
+                raise UserError("--config needs a value: a config name or a YAML file")
+            config_path = resolve_config(self.task, argv[index + 1])
+            argv[index + 1] = str(config_path)
+            self._check_config_keys(config_path)
+        try:
+            parsed = self.parser.parse_args_and_config(argv)
+        except UserError:
+            raise
+        except ValueError as error:
+            raise UserError(_unknown_args_message(str(error))) from None
+        return (*parsed, config_path)
+
+    def _check_config_keys(self, path: Path) -> None:
+        data = load_yaml(path)
+        unknown = sorted(set(data) - self.known_keys() - {"env"})
+        if unknown:
+            raise UserError(
+                f"{path}: unknown key {unknown[0]!r} (not a field of recipes/{self.task}.py; "
+                f"fix the spelling or remove it; `python recipes/{self.task}.py --help` lists fields)"
+            )
+
+
+def _unknown_args_message(message: str) -> str:
+    flat = " ".join(message.split())
+    if "not used by the HfArgumentParser" in flat:
+        unknown = flat.split(":", 1)[-1].strip()
+        return f"unknown command-line argument(s) {unknown}; `--help` lists the fields"
+    return flat
+
+
+def dataclass_to_flat_dict(*instances) -> dict:
+    """Flatten dataclass instances into one JSON-friendly dict (later instances win)."""
+    flat: dict = {}
+    for instance in instances:
+        for field in dataclasses.fields(instance):
+            value = getattr(instance, field.name)
+            if isinstance(value, Path):
+                value = str(value)
+            elif hasattr(value, "value") and not isinstance(value, (int, float, str)):
+                value = value.value  # enums
+            flat[field.name] = value
+    return flat
+
+
+def parse_override(text: str) -> tuple[str, object]:
+    """Parse `key=value` from `--set`; the value is read as YAML (numbers, lists, booleans)."""
+    if "=" not in text:
+        raise UserError(f"--set {text!r}: expected key=value")
+    key, raw = text.split("=", 1)
+    key = key.strip()
+    if not key:
+        raise UserError(f"--set {text!r}: empty key; expected key=value")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError:
+        value = raw
+    return key, value
+
+
+def argparse_one_line_errors(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """Make an argparse parser raise UserError (one line, exit 2) instead of printing usage."""
+
+    def error(message):
+        raise UserError(message)
+
+    parser.error = error  # type: ignore[method-assign]
+    return parser

@@ -1,0 +1,1 @@
+"""Training recipes: one accelerate-launchable script per task, YAML configs under configs/<task>/."""
