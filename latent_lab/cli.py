@@ -18,6 +18,8 @@ COMMAND_MODULES = (
     "export",
     "sample",
     "init",
+    "launch",
+    "aggregate",
 )
 
 

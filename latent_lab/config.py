@@ -127,7 +127,7 @@ class LabParser:
         if unknown:
             raise UserError(
                 f"{path}: unknown key {unknown[0]!r} (not a field of recipes/{self.task}.py; "
-                f"fix the spelling or remove it; `python recipes/{self.task}.py --help` lists fields)"
+                f"fix the spelling or remove it; `python recipes/{self.task}.py --help` lists them)"
             )
 
 
@@ -144,6 +144,8 @@ def dataclass_to_flat_dict(*instances) -> dict:
     flat: dict = {}
     for instance in instances:
         for field in dataclasses.fields(instance):
+            if _is_secret(field.name):
+                continue  # never record tokens (hub_token, ...)
             value = getattr(instance, field.name)
             if isinstance(value, Path):
                 value = str(value)
@@ -151,6 +153,10 @@ def dataclass_to_flat_dict(*instances) -> dict:
                 value = value.value  # enums
             flat[field.name] = value
     return flat
+
+
+def _is_secret(name: str) -> bool:
+    return name == "token" or name.endswith("_token") or "api_key" in name or "password" in name
 
 
 def parse_override(text: str) -> tuple[str, object]:

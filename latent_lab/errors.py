@@ -1,4 +1,4 @@
-"""User errors: mistakes in configs, flags, files or prompts, reported as one line with exit code 2."""
+"""User errors: mistakes in configs, flags, files or prompts; one line, exit code 2."""
 
 from __future__ import annotations
 

@@ -32,7 +32,8 @@ def write_json_atomic(path: str | os.PathLike, data) -> Path:
 
 @contextlib.contextmanager
 def staged_dir(final: str | os.PathLike, overwrite: bool = True):
-    """Yield a temporary folder beside `final`; on success it replaces `final`, on error it is removed."""
+    """Yield a temporary folder beside `final`: on success it replaces `final`, on error it
+    is removed."""
     final = Path(final)
     final.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent))

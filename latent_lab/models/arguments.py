@@ -38,7 +38,8 @@ class ModelArguments:
     def __post_init__(self):
         if self.model_type not in MODEL_TYPES:
             raise UserError(
-                f"model_type: unknown model {self.model_type!r}; choose one of {', '.join(MODEL_TYPES)}"
+                f"model_type: unknown model {self.model_type!r}; "
+                f"choose one of {', '.join(MODEL_TYPES)}"
             )
         for name in ("hidden_size", "num_hidden_layers", "num_attention_heads"):
             if getattr(self, name) < 1:

@@ -1,0 +1,105 @@
+"""`latent-lab quickstart`: a small run of every task on CPU, one table with exact references."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from pathlib import Path
+
+from latent_lab.commands.output import emit
+from latent_lab.config import TASKS, config_dir
+
+QUICK_SEED = 1
+
+
+def add_parser(subparsers) -> None:
+    parser = subparsers.add_parser("quickstart", help="small runs of every task (CPU, minutes)")
+    parser.add_argument("--output-dir", default="runs/quickstart")
+    parser.add_argument(
+        "--task", action="append", choices=TASKS, help="run only these tasks (repeatable)"
+    )
+    parser.set_defaults(func=run)
+
+
+def available_tasks() -> list[str]:
+    """Tasks that have a recipe and a quick.yaml."""
+    return [
+        task
+        for task in TASKS
+        if (config_dir(task) / "quick.yaml").is_file()
+        and importlib.util.find_spec(f"recipes.{task}") is not None
+    ]
+
+
+def run_quick(task: str, output_dir: Path) -> dict:
+    recipe = importlib.import_module(f"recipes.{task}")
+    argv = ["--config", "quick", "--output_dir", str(output_dir / task), "--seed", str(QUICK_SEED)]
+    parsed = recipe.make_parser().parse(argv)
+    return recipe.main(*parsed)
+
+
+def table_rows(results: dict) -> list[tuple[str, str, str, str, str]]:
+    """(task, model, metric, value, exact reference) for the run's headline metrics."""
+    reference_for = results.get("reference_for", {})
+    metrics = results["metrics"]
+    model = f"{results['model_type']} ({results['num_parameters']:,} params)"
+    names = list(reference_for) + [m for m in ("eval_loss",) if m not in reference_for]
+    rows = []
+    for name in names:
+        if name not in metrics:
+            continue
+        reference = results["reference"].get(reference_for.get(name, ""), None)
+        rows.append((results["task"], model, name, f"{metrics[name]:.4f}", _fmt(reference)))
+    return rows
+
+
+def _fmt(value) -> str:
+    return "n/a" if value is None else f"{value:.4f}"
+
+
+def markdown_table(rows) -> str:
+    header = "| task | model | metric | value | exact reference |\n|---|---|---|---|---|\n"
+    return header + "".join(f"| {' | '.join(row)} |\n" for row in rows)
+
+
+def run(args) -> dict:
+    output_dir = Path(args.output_dir)
+    tasks = args.task or available_tasks()
+    all_results = {task: run_quick(task, output_dir) for task in tasks}
+    rows = [row for task in tasks for row in table_rows(all_results[task])]
+    table = markdown_table(rows)
+    emit(table)
+    plot = _plot(rows, output_dir / "quickstart.png")
+    return {
+        "output_dir": str(output_dir),
+        "tasks": tasks,
+        "results": {task: str(output_dir / task / "results.json") for task in tasks},
+        "plot": str(plot),
+        "rows": [
+            dict(zip(("task", "model", "metric", "value", "reference"), r, strict=True))
+            for r in rows
+        ],
+    }
+
+
+def _plot(rows, path: Path) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    labels = [f"{task}\n{metric}" for task, _, metric, _, _ in rows]
+    values = [float(value) for _, _, _, value, _ in rows]
+    references = [float(r) if r != "n/a" else float("nan") for *_, r in rows]
+    figure, axis = plt.subplots(figsize=(max(4, 1.6 * len(rows)), 3.5))
+    positions = range(len(rows))
+    axis.bar([p - 0.2 for p in positions], values, width=0.4, label="model")
+    axis.bar([p + 0.2 for p in positions], references, width=0.4, label="exact reference")
+    axis.set_xticks(list(positions), labels, fontsize=8)
+    axis.set_title("latent-lab quickstart")
+    axis.legend()
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
+    return path

@@ -1,0 +1,187 @@
+"""Causal-LM machinery shared by the recurrent cores (lstm.py, rnn.py).
+
+Token embedding -> stack of single-layer recurrent modules -> linear LM head. The stack is a
+ModuleList (not one multi-layer nn.LSTM) so every layer's output sequence is available to
+probes through `output_hidden_states=True`.
+
+generate() carries the recurrent state under the name `state` (the cache name transformers
+uses for RWKV), so after the prompt each step feeds only the newest token. A recurrent model
+reads every token it is given and cannot skip padding: right padding is fine for training
+(positions after the real tokens never influence earlier ones), but left or interior padding
+and any padding during generation raise a ValueError instead of silently giving wrong outputs.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+from transformers import GenerationMixin, PreTrainedConfig, PreTrainedModel
+from transformers import initialization as init
+from transformers.utils import ModelOutput
+
+# Per layer: the hidden state the torch module takes and returns, shaped (1, batch, hidden):
+# a tensor h (nn.RNN) or a pair (h, c) (nn.LSTM).
+LayerState = torch.Tensor | tuple[torch.Tensor, torch.Tensor]
+RecurrentState = tuple[LayerState, ...]
+
+
+class RecurrentConfig(PreTrainedConfig):
+    """Fields shared by LSTMConfig and RNNConfig (HF names, so tools read them as usual)."""
+
+    # Trainer drops these output keys when it collects logits for compute_metrics.
+    keys_to_ignore_at_inference = ["state"]
+
+    vocab_size: int = 32
+    hidden_size: int = 256
+    num_hidden_layers: int = 2
+    dropout: float = 0.0
+    initializer_range: float = 0.02
+    use_cache: bool = True
+    tie_word_embeddings: bool = False
+    pad_token_id: int | None = None
+    bos_token_id: int | None = None
+    eos_token_id: int | list[int] | None = None
+
+
+@dataclass
+class RecurrentCausalLMOutput(ModelOutput):
+    """CausalLMOutputWithPast with the cache named `state`, as generate() expects for RNNs.
+
+    hidden_states (when asked for): (embeddings, layer 1 output, ..., layer N output), each of
+    shape (batch, sequence, hidden).
+    """
+
+    loss: torch.FloatTensor | None = None
+    logits: torch.FloatTensor | None = None
+    state: RecurrentState | None = None
+    hidden_states: tuple[torch.FloatTensor, ...] | None = None
+
+
+def map_state(function: Callable[[torch.Tensor], torch.Tensor], state: RecurrentState):
+    """Apply `function` to every tensor of a recurrent state, keeping its structure."""
+    return tuple(
+        tuple(function(t) for t in layer) if isinstance(layer, tuple) else function(layer)
+        for layer in state
+    )
+
+
+def check_no_skipped_tokens(attention_mask: torch.Tensor | None, continuing: bool) -> None:
+    """Raise if the mask asks to skip a token a recurrent model would still read."""
+    if attention_mask is None:
+        return
+    mask = attention_mask.bool()
+    after_first_pad = (~mask).cumsum(dim=-1) > 0
+    if (after_first_pad & mask).any():
+        raise ValueError(
+            "recurrent models cannot skip padding: attention_mask has a 0 before a 1 (left or "
+            "interior padding); pad on the right, or batch sequences of equal length"
+        )
+    if continuing and not mask.all():
+        raise ValueError(
+            "recurrent models cannot skip padding: cannot continue from a state that read padding"
+        )
+
+
+class RecurrentForCausalLM(PreTrainedModel, GenerationMixin):
+    """Embedding -> recurrent layers -> LM head; subclasses choose the layer (make_layer)."""
+
+    config: RecurrentConfig
+    base_model_prefix = ""
+    _is_stateful = True
+    _tied_weights_keys = {"lm_head.weight": "embed_tokens.weight"}
+
+    def __init__(self, config: RecurrentConfig):
+        super().__init__(config)
+        self.embed_tokens = nn.Embedding(config.vocab_size, config.hidden_size)
+        self.layers = nn.ModuleList(
+            self.make_layer(config) for _ in range(config.num_hidden_layers)
+        )
+        self.dropout = nn.Dropout(config.dropout)
+        self.lm_head = nn.Linear(config.hidden_size, config.vocab_size, bias=False)
+        self.post_init()
+
+    @staticmethod
+    def make_layer(config: RecurrentConfig) -> nn.RNNBase:
+        """One batch-first recurrent layer mapping hidden_size -> hidden_size."""
+        raise NotImplementedError("subclasses choose the recurrent layer")
+
+    @torch.no_grad()
+    def _init_weights(self, module: nn.Module):
+        # PyTorch's own recurrent init, U(-1/sqrt(hidden), 1/sqrt(hidden)), keeps tanh units
+        # out of saturation; embeddings and the head use the HF normal(initializer_range).
+        if isinstance(module, nn.RNNBase):
+            bound = 1.0 / math.sqrt(module.hidden_size)
+            for parameter in module.parameters():
+                init.uniform_(parameter, -bound, bound)
+        else:
+            super()._init_weights(module)
+
+    @classmethod
+    def _supports_default_dynamic_cache(cls) -> bool:
+        # The state is a tuple of tensors, not a KV cache: generate() must not build one.
+        return False
+
+    def forward(
+        self,
+        input_ids: torch.LongTensor,
+        attention_mask: torch.Tensor | None = None,
+        labels: torch.LongTensor | None = None,
+        state: RecurrentState | None = None,
+        use_cache: bool | None = None,
+        output_hidden_states: bool | None = None,
+        return_dict: bool | None = None,
+        logits_to_keep: int = 0,
+        **kwargs,
+    ) -> RecurrentCausalLMOutput | tuple:
+        """labels are aligned with input_ids (the model shifts them; -100 is ignored).
+
+        `state` continues from an earlier call's returned state: `input_ids` then holds only
+        the new tokens. `kwargs` reach the loss (e.g. Trainer's num_items_in_batch).
+        """
+        check_no_skipped_tokens(attention_mask, continuing=state is not None)
+        config = self.config
+        use_cache = config.use_cache if use_cache is None else use_cache
+        if output_hidden_states is None:
+            output_hidden_states = config.output_hidden_states
+        return_dict = config.return_dict if return_dict is None else return_dict
+
+        hidden = self.embed_tokens(input_ids)
+        all_hidden = [hidden]
+        layer_states = state if state is not None else (None,) * len(self.layers)
+        new_state = []
+        for layer, layer_state in zip(self.layers, layer_states, strict=True):
+            hidden, layer_state = layer(self.dropout(hidden), layer_state)
+            new_state.append(layer_state)
+            all_hidden.append(hidden)
+        hidden = self.dropout(hidden)
+        logits = self.lm_head(hidden[:, -logits_to_keep:] if logits_to_keep else hidden)
+
+        loss = None
+        if labels is not None:
+            loss = self.loss_function(logits, labels, vocab_size=config.vocab_size, **kwargs)
+        output = RecurrentCausalLMOutput(
+            loss=loss,
+            logits=logits,
+            state=tuple(new_state) if use_cache else None,
+            hidden_states=tuple(all_hidden) if output_hidden_states else None,
+        )
+        return output if return_dict else output.to_tuple()
+
+    def prepare_inputs_for_generation(self, input_ids, attention_mask=None, **kwargs):
+        # generate() answers from the last position, so any padding in the prompt is wrong.
+        if attention_mask is not None and not bool(attention_mask.bool().all()):
+            raise ValueError(
+                f"{type(self).__name__}.generate cannot skip padding (it reads every token): "
+                "generate prompts of equal length without padding, or one prompt at a time"
+            )
+        return super().prepare_inputs_for_generation(
+            input_ids, attention_mask=attention_mask, **kwargs
+        )
+
+    def _reorder_cache(self, state: RecurrentState, beam_idx: torch.LongTensor):
+        """Beam search: keep the states of the surviving beams (batch is dim 1)."""
+        return map_state(lambda tensor: tensor.index_select(1, beam_idx.to(tensor.device)), state)

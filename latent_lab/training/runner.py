@@ -1,0 +1,130 @@
+"""The one training path every recipe uses: task data in, Trainer run, results.json out."""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from latent_lab.config import config_name_of, dataclass_to_flat_dict
+from latent_lab.training.results import make_results, write_results
+from latent_lab.training.tracking import config_label, configure_wandb
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class TaskRun:
+    """What a task hands the shared training path."""
+
+    task: str
+    train_dataset: object
+    eval_dataset: object | None
+    vocab_size: int
+    tokenizer: object | None = None
+    data_collator: Callable | None = None
+    compute_metrics: Callable | None = None
+    preprocess_logits_for_metrics: Callable | None = None
+    # Factories taking the Trainer, so callbacks can log through it (TRL style).
+    callback_factories: list[Callable] = field(default_factory=list)
+    reference: dict = field(default_factory=dict)
+    reference_for: dict = field(default_factory=dict)
+    special_token_ids: dict = field(default_factory=dict)
+    trainer_class: type | None = None
+    # Called after training on the main process: returns extra results.json fields (samples...).
+    finalize: Callable | None = None
+
+
+def default_run_name(config_name: str, seed: int) -> str:
+    return f"{config_name.replace('/', '-')}-seed{seed}"
+
+
+def prepare_output_dir(args, task: str, config_name: str) -> None:
+    """Fill in run_name and output_dir (runs/<experiment>/<run_name>) when not given."""
+    if not args.run_name:
+        args.run_name = default_run_name(config_name, args.seed)
+    if not args.output_dir_given:
+        args.output_dir = str(Path("runs") / (args.experiment or task) / args.run_name)
+
+
+def last_checkpoint(output_dir: str) -> str | None:
+    from transformers.trainer_utils import get_last_checkpoint
+
+    return get_last_checkpoint(output_dir) if os.path.isdir(output_dir) else None
+
+
+def run_training(run: TaskRun, model_args, training_args, config_path, *extra_args) -> dict:
+    """Train, evaluate, save the model and write results.json; returns the results record."""
+    import transformers
+
+    from latent_lab.models.factory import build_model, count_parameters
+
+    start = time.time()
+    config_name = config_name_of(config_path) if config_path else "default"
+    prepare_output_dir(training_args, run.task, config_name)
+    configure_wandb(training_args, config_path)
+    transformers.set_seed(training_args.seed)
+
+    model = build_model(model_args, run.vocab_size, **run.special_token_ids)
+    trainer_class = run.trainer_class or transformers.Trainer
+    trainer = trainer_class(
+        model=model,
+        args=training_args,
+        train_dataset=run.train_dataset,
+        eval_dataset=run.eval_dataset,
+        data_collator=run.data_collator,
+        compute_metrics=run.compute_metrics,
+        preprocess_logits_for_metrics=run.preprocess_logits_for_metrics,
+        processing_class=run.tokenizer,
+    )
+    for make_callback in run.callback_factories:
+        trainer.add_callback(make_callback(trainer))
+
+    checkpoint = training_args.resume_from_checkpoint
+    if training_args.resume and checkpoint is None:
+        checkpoint = last_checkpoint(training_args.output_dir)
+        if checkpoint is None:
+            logger.warning(
+                "--resume: no checkpoint in %s, starting from scratch", training_args.output_dir
+            )
+    train_output = trainer.train(resume_from_checkpoint=checkpoint)
+    metrics = dict(train_output.metrics)
+    if run.eval_dataset is not None:
+        metrics.update(trainer.evaluate())
+    trainer.save_model()
+    trainer.save_state()
+
+    results = None
+    if trainer.is_world_process_zero():
+        extra = run.finalize(trainer) if run.finalize else {}
+        results = make_results(
+            task=run.task,
+            config_name=config_name,
+            config_path=config_label(config_path),
+            run_name=training_args.run_name,
+            seed=training_args.seed,
+            model_type=model_args.model_type
+            if not model_args.init_from
+            else trainer.model.config.model_type,
+            num_parameters=count_parameters(trainer.model),
+            metrics=metrics,
+            reference=run.reference,
+            reference_for=run.reference_for,
+            wall_time_s=time.time() - start,
+            config=dataclass_to_flat_dict(*extra_args, model_args, training_args),
+            output_dir=training_args.output_dir,
+            **extra,
+        )
+        write_results(training_args.output_dir, results)
+        _write_report(training_args.output_dir)
+    trainer.accelerator.wait_for_everyone()
+    return results
+
+
+def _write_report(output_dir: str) -> None:
+    from latent_lab.analysis.run_report import write_run_report
+
+    write_run_report(output_dir)

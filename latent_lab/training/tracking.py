@@ -1,0 +1,40 @@
+"""W&B grouping: project, group and tags go into WANDB_* variables before the run starts,
+which is where the HF W&B integration reads them."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from latent_lab.config import recipes_dir
+
+
+def config_label(config_path: str | os.PathLike | None) -> str | None:
+    """The config path as a stable label: relative to the repository when it is a recipe config."""
+    if config_path is None:
+        return None
+    path = Path(config_path).resolve()
+    root = recipes_dir().resolve().parent
+    try:
+        return str(path.relative_to(root))
+    except ValueError:
+        return str(config_path)
+
+
+def configure_wandb(args, config_path) -> dict[str, str]:
+    """Set WANDB_PROJECT / WANDB_RUN_GROUP / WANDB_TAGS from the config when W&B is a target.
+    Explicit config values win over the environment; the group defaults to the config path."""
+    if "wandb" not in (args.report_to or []):
+        return {}
+    chosen = {
+        "WANDB_PROJECT": args.wandb_project or os.environ.get("WANDB_PROJECT") or "latent_lab",
+        "WANDB_RUN_GROUP": args.wandb_group
+        or os.environ.get("WANDB_RUN_GROUP")
+        or config_label(config_path)
+        or "default",
+    }
+    tags = args.wandb_tags or os.environ.get("WANDB_TAGS")
+    if tags:
+        chosen["WANDB_TAGS"] = ",".join(t.strip() for t in tags.split(",") if t.strip())
+    os.environ.update(chosen)
+    return chosen

@@ -1,0 +1,34 @@
+"""nanoGPT-style batches: random windows of block_size tokens from one long token stream."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from latent_lab.errors import UserError
+
+
+class RandomWindows(Dataset):
+    """`num_windows` windows at offsets drawn once from `seed`; item i is always the same window,
+    so runs are reproducible and a distributed sampler can split them across processes."""
+
+    def __init__(self, tokens: np.ndarray, block_size: int, num_windows: int, seed: int):
+        if len(tokens) <= block_size:
+            raise UserError(
+                f"block_size {block_size} needs more than {len(tokens)} tokens of data; "
+                "raise num_chars or lower block_size"
+            )
+        self.tokens = torch.as_tensor(np.asarray(tokens, dtype=np.int64))
+        self.block_size = block_size
+        rng = np.random.default_rng(seed)
+        self.offsets = rng.integers(0, len(tokens) - block_size, size=num_windows)
+
+    def __len__(self) -> int:
+        return len(self.offsets)
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        start = int(self.offsets[index])
+        window = self.tokens[start : start + self.block_size]
+        # HF causal LMs shift labels themselves: labels equal the inputs.
+        return {"input_ids": window, "labels": window}
