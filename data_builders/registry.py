@@ -13,6 +13,7 @@ from latent_lab.errors import UserError
 # Lazy references so `latent-lab --help` does not import every task.
 BUILDERS = {
     "char_stream": "data_builders.char_stream:CharStreamBuilder",
+    "semi_synthetic": "data_builders.semi_synthetic:SemiSyntheticBuilder",
 }
 
 
@@ -31,7 +32,7 @@ def config_fields(task: str) -> dict[str, dataclasses.Field]:
     """The builder config's own fields (what YAML files and --set may name)."""
     import datasets
 
-    base = {f.name for f in dataclasses.fields(datasets.BuilderConfig)} - {"name"}
+    base = {f.name for f in dataclasses.fields(datasets.BuilderConfig)}
     config_class = builder_class(task).BUILDER_CONFIG_CLASS
     return {f.name: f for f in dataclasses.fields(config_class) if f.name not in base}
 
