@@ -18,6 +18,7 @@ COMMAND_MODULES = (
     "export",
     "sample",
     "init",
+    "report",
     "launch",
     "aggregate",
 )

@@ -13,6 +13,10 @@ from latent_lab.errors import UserError
 class LabTrainingArguments(TrainingArguments):
     """TrainingArguments with run naming, W&B grouping and `--resume`."""
 
+    config_name: str | None = field(
+        default=None,
+        metadata={"help": "name results.json records (default: the config file's name)"},
+    )
     experiment: str | None = field(
         default=None,
         metadata={

@@ -63,7 +63,9 @@ def run_training(run: TaskRun, model_args, training_args, config_path, *extra_ar
     from latent_lab.models.factory import build_model, count_parameters
 
     start = time.time()
-    config_name = config_name_of(config_path) if config_path else "default"
+    config_name = training_args.config_name or (
+        config_name_of(config_path) if config_path else "default"
+    )
     prepare_output_dir(training_args, run.task, config_name)
     configure_wandb(training_args, config_path)
     transformers.set_seed(training_args.seed)
