@@ -1,7 +1,9 @@
-"""Training arguments shared by every recipe: HF TrainingArguments plus experiment bookkeeping."""
+"""Training arguments shared by every recipe: HF TrainingArguments (or TRL's SFTConfig) plus
+experiment bookkeeping."""
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 from transformers import TrainingArguments
@@ -10,8 +12,8 @@ from latent_lab.errors import UserError
 
 
 @dataclass
-class LabTrainingArguments(TrainingArguments):
-    """TrainingArguments with run naming, W&B grouping and `--resume`."""
+class LabArgumentsMixin:
+    """Run naming, W&B grouping and `--resume`, on top of any HF training-arguments class."""
 
     config_name: str | None = field(
         default=None,
@@ -38,10 +40,27 @@ class LabTrainingArguments(TrainingArguments):
     )
 
     def __post_init__(self):
-        # Remember whether the user chose output_dir: TrainingArguments fills in a default.
+        # Remember whether the user chose output_dir: the HF class fills in a default.
         self.output_dir_given = self.output_dir is not None
         if self.max_steps == 0:
             raise UserError("max_steps: must be positive (or -1 to train for num_train_epochs)")
         if self.learning_rate <= 0:
             raise UserError(f"learning_rate: must be positive, got {self.learning_rate}")
         super().__post_init__()
+
+
+@dataclass
+class LabTrainingArguments(LabArgumentsMixin, TrainingArguments):
+    """TrainingArguments with the lab's bookkeeping fields."""
+
+
+@functools.cache
+def lab_sft_config_class():
+    """TRL's SFTConfig with the lab's bookkeeping fields (built lazily: importing trl is slow)."""
+    from trl import SFTConfig
+
+    @dataclass
+    class LabSFTConfig(LabArgumentsMixin, SFTConfig):
+        """SFTConfig with the lab's bookkeeping fields."""
+
+    return LabSFTConfig

@@ -34,6 +34,12 @@ class TaskRun:
     reference_for: dict = field(default_factory=dict)
     special_token_ids: dict = field(default_factory=dict)
     trainer_class: type | None = None
+    # Extra keyword arguments for the trainer class (e.g. peft_config for SFTTrainer).
+    trainer_kwargs: dict = field(default_factory=dict)
+    # A ready model (e.g. a pretrained one) instead of building one from the model fields.
+    model: object | None = None
+    # Splits evaluated once after training, metrics prefixed with the split name (test_...).
+    final_eval_datasets: dict = field(default_factory=dict)
     # Called after training on the main process: returns extra results.json fields (samples...).
     finalize: Callable | None = None
 
@@ -70,7 +76,9 @@ def run_training(run: TaskRun, model_args, training_args, config_path, *extra_ar
     configure_wandb(training_args, config_path)
     transformers.set_seed(training_args.seed)
 
-    model = build_model(model_args, run.vocab_size, **run.special_token_ids)
+    model = run.model
+    if model is None:
+        model = build_model(model_args, run.vocab_size, **run.special_token_ids)
     trainer_class = run.trainer_class or transformers.Trainer
     trainer = trainer_class(
         model=model,
@@ -81,6 +89,7 @@ def run_training(run: TaskRun, model_args, training_args, config_path, *extra_ar
         compute_metrics=run.compute_metrics,
         preprocess_logits_for_metrics=run.preprocess_logits_for_metrics,
         processing_class=run.tokenizer,
+        **run.trainer_kwargs,
     )
     for make_callback in run.callback_factories:
         trainer.add_callback(make_callback(trainer))
@@ -96,6 +105,8 @@ def run_training(run: TaskRun, model_args, training_args, config_path, *extra_ar
     metrics = dict(train_output.metrics)
     if run.eval_dataset is not None:
         metrics.update(trainer.evaluate())
+    for split, dataset in run.final_eval_datasets.items():
+        metrics.update(trainer.evaluate(dataset, metric_key_prefix=split))
     trainer.save_model()
     trainer.save_state()
 
@@ -108,9 +119,7 @@ def run_training(run: TaskRun, model_args, training_args, config_path, *extra_ar
             config_path=config_label(config_path),
             run_name=training_args.run_name,
             seed=training_args.seed,
-            model_type=model_args.model_type
-            if not model_args.init_from
-            else trainer.model.config.model_type,
+            model_type=trainer.accelerator.unwrap_model(trainer.model).config.model_type,
             num_parameters=count_parameters(trainer.model),
             metrics=metrics,
             reference=run.reference,
