@@ -13,6 +13,8 @@ from latent_lab.errors import UserError
 # Lazy references so `latent-lab --help` does not import every task.
 BUILDERS = {
     "char_stream": "data_builders.char_stream:CharStreamBuilder",
+    "gssm": "data_builders.gssm:GSSMBuilder",
+    "fsm_icl": "data_builders.fsm:FSMBuilder",
     "semi_synthetic": "data_builders.semi_synthetic:SemiSyntheticBuilder",
 }
 
