@@ -6,7 +6,7 @@ from latent_lab import models as _models  # noqa: E402,F401  registers lstm/rnn 
 
 
 def build_dataset(task: str, config_name: str | None = None, **fields):
-    """Return the DatasetDict that `latent-lab build TASK --config NAME` saves (same cache and seeds)."""
+    """The DatasetDict that `latent-lab build TASK --config NAME` saves (same cache, same seeds)."""
     from data_builders.registry import build_dataset as _build
 
     return _build(task, config_name, **fields)

@@ -1,1 +1,1 @@
-"""Training recipes: one accelerate-launchable script per task, YAML configs under configs/<task>/."""
+"""Training recipes: one accelerate-launchable script per task; YAML configs in configs/<task>/."""
