@@ -46,7 +46,21 @@ class LabArgumentsMixin:
             raise UserError("max_steps: must be positive (or -1 to train for num_train_epochs)")
         if self.learning_rate <= 0:
             raise UserError(f"learning_rate: must be positive, got {self.learning_rate}")
+        if not self.use_cpu and not _has_accelerator():
+            # Without use_cpu, transformers ignores a torchrun/accelerate process group on a
+            # CPU-only machine and every process trains alone (and writes results.json).
+            self.use_cpu = True
+            self.dataloader_pin_memory = False  # nothing to pin to
         super().__post_init__()
+
+
+def _has_accelerator() -> bool:
+    import torch
+
+    accelerator = getattr(torch, "accelerator", None)
+    if accelerator is not None:
+        return accelerator.is_available()
+    return torch.cuda.is_available()
 
 
 @dataclass
