@@ -21,6 +21,8 @@ COMMAND_MODULES = (
     "report",
     "launch",
     "aggregate",
+    "probe",
+    "gssm",
 )
 
 

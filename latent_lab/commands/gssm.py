@@ -1,0 +1,319 @@
+"""`latent-lab gssm sample|difficulty`: sample sequences with their exact Bayes reference; measure
+how hard a graph is across alphas and solve for equivalent (alpha_X, alpha_Z) pairs.
+
+--config takes a graph YAML (the seeds' notation, alpha_X / alpha_Z inside), a gssm builder
+config name (experiment1, ...), a shipped graph name (experiment2_dense, ...), a YAML of builder
+fields (`graph:` plus alpha_X, alpha_Z, graph_seed, ...), or, for difficulty, a settings YAML
+(`graph:` one graph or a list, plus grid, graph_seeds, ... as the flags below); names also
+resolve in recipes/configs/gssm/ (`--config experiment1/difficulty`). Flags override the file.
+The graph seed (which fixes the kernels) is --graph-seed, else the config's graph_seed, else 0.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+
+from latent_lab.commands.output import emit
+from latent_lab.errors import UserError
+
+DIFFICULTY_KEYS = ("graph", "grid", "graph_seeds", "num_sequences", "seq_len", "data_seed",
+                   "measure", "target", "reference", "small_alpha", "output_dir")  # fmt: skip
+TRAIN_SPLIT = 0  # data_builders.gssm.SPLITS: `sample --seed S` = the train split of data_seed S
+
+
+def add_parser(subparsers) -> None:
+    parser = subparsers.add_parser("gssm", help="GSSM tools: sample, difficulty")
+    parser.set_defaults(func=_no_action)
+    actions = parser.add_subparsers(dest="gssm_action", metavar="ACTION",
+                                    parser_class=type(parser))  # fmt: skip
+    sample = actions.add_parser("sample", help="sequences, kernels and exact bayes_nll to .npz")
+    _add_graph_arguments(sample)
+    sample.add_argument("--num-sequences", type=int, required=True)
+    sample.add_argument("--seq-len", type=int, help="default: the config's seq_len")
+    sample.add_argument("--seed", type=int, default=0, help="data seed (default 0)")
+    sample.add_argument("--output", required=True, help="FILE.npz")
+    sample.set_defaults(func=run_sample)
+    difficulty = actions.add_parser("difficulty", help="difficulty grid and equivalent pairs")
+    difficulty.add_argument("--config", help="graph, builder config or difficulty settings")
+    difficulty.add_argument("--grid", help="MIN,MAX,POINTS of the log grid (default 1e-3,1,9)")
+    difficulty.add_argument("--graph-seeds", help="a count N (seeds 0..N-1) or a list 0,3,7")
+    difficulty.add_argument("--num-sequences", type=int, help="per graph seed (default 48)")
+    difficulty.add_argument("--seq-len", type=int, help="default 512")
+    difficulty.add_argument("--data-seed", type=int, help="default 0")
+    difficulty.add_argument("--measure", help="bayes_entropy_rate (default) | compression_rate")
+    difficulty.add_argument("--target", type=float, help="difficulty to match")
+    difficulty.add_argument("--reference", help="AX,AZ: match the difficulty of this pair")
+    difficulty.add_argument("--small-alpha", type=float, help="the small alpha (default 1e-3)")
+    difficulty.add_argument("--shard", help="I/N: measure only shard I of N (0 <= I < N)")
+    difficulty.add_argument("--merge", metavar="DIR", help="join DIR's shards, then plot/solve")
+    difficulty.add_argument("--output-dir", help="default runs/gssm_difficulty/<config>")
+    difficulty.set_defaults(func=run_difficulty)
+
+
+def _add_graph_arguments(parser) -> None:
+    parser.add_argument("--config", required=True, help="graph YAML, builder config or fields")
+    parser.add_argument("--alpha-X", dest="alpha_X", type=float, help="default alpha of X")
+    parser.add_argument("--alpha-Z", dest="alpha_Z", type=float, help="default alpha of latents")
+    parser.add_argument("--graph-seed", type=int, help="fixes the kernels (default: config or 0)")
+
+
+def _no_action(args) -> dict:
+    raise UserError("gssm: choose an action: `latent-lab gssm sample ...` or `... difficulty ...`")
+
+
+# ------------------------------------------------------------------ configs
+
+
+def load_config(value: str) -> tuple[str, dict, Path | None, bool]:
+    """(name, mapping, folder for relative graph paths, is a builder config name)."""
+    from data_builders.gssm import GRAPHS_DIR, GSSMBuilder
+    from data_builders.registry import config_fields
+    from latent_lab.config import available_configs, config_dir, load_yaml
+
+    path = Path(value)
+    if path.is_file():
+        return path.stem, load_yaml(path), path.parent, False
+    builders = {config.name: config for config in GSSMBuilder.BUILDER_CONFIGS}
+    if value in builders:
+        fields = {name: getattr(builders[value], name) for name in config_fields("gssm")}
+        return value, fields, None, True
+    for candidate in (GRAPHS_DIR / f"{value}.yaml", config_dir("gssm") / value,
+                      config_dir("gssm") / f"{value}.yaml"):  # fmt: skip
+        if candidate.is_file():
+            return value.removesuffix(".yaml"), load_yaml(candidate), candidate.parent, False
+    graphs = sorted(p.stem for p in GRAPHS_DIR.glob("*.yaml"))
+    raise UserError(
+        f"--config: {value!r} is not a file, a gssm builder config ({', '.join(builders)}), a "
+        f"shipped graph ({', '.join(graphs)}) or a config in recipes/configs/gssm/ "
+        f"({', '.join(available_configs('gssm')) or 'none'}); check the path"
+    )
+
+
+def split_config(name: str, data: dict, base: Path | None, allowed) -> tuple[list, dict]:
+    """[(graph name, graph mapping)] and the other fields of a config mapping."""
+    if "gssm" in data:
+        return [(name, data)], {}
+    if "graph" not in data:
+        raise UserError(f"--config {name}: expected a graph (a `gssm:` list of nodes) or "
+                        "fields naming one with `graph:`")  # fmt: skip
+    unknown = sorted(set(data) - set(allowed))
+    if unknown:
+        raise UserError(f"--config {name}: unknown field {unknown[0]!r}; "
+                        f"expected some of {', '.join(sorted(allowed))}")  # fmt: skip
+    values = data["graph"] if isinstance(data["graph"], list) else [data["graph"]]
+    graphs = [_graph_spec(value, base, index) for index, value in enumerate(values)]
+    names = [graph_name for graph_name, _ in graphs]
+    if len(set(names)) != len(names):
+        raise UserError(f"--config {name}: graph lists {names}: a graph twice; list each once")
+    return graphs, {key: value for key, value in data.items() if key != "graph"}
+
+
+def _graph_spec(value, base: Path | None, index: int) -> tuple[str, dict]:
+    from data_builders.gssm import graph_source
+    from latent_lab.config import load_yaml
+
+    if isinstance(value, Mapping):
+        return f"graph{index}", dict(value)
+    if not isinstance(value, str):
+        raise UserError(f"graph: expected a graph name, a YAML path or a mapping, got {value!r}")
+    path = graph_source(value)
+    if not path.is_file() and base is not None and (base / value).is_file():
+        path = base / value
+    if not path.is_file():
+        raise UserError(f"graph: {value!r} is neither a shipped graph nor a file; fix the path")
+    spec = load_yaml(path)
+    if "gssm" not in spec:
+        raise UserError(f"graph: {path} has no `gssm:` list of nodes")
+    return path.stem, spec
+
+
+def _first(*values):
+    return next((value for value in values if value is not None), None)
+
+
+# ------------------------------------------------------------------ sample
+
+
+def run_sample(args) -> dict:
+    import numpy as np
+
+    from data_builders.registry import config_fields
+    from latent_lab.tasks.gssm import GSSM, bayes_entropy_rate, parse_graph, rng_key
+
+    name, data, base, _ = load_config(args.config)
+    graphs, fields = split_config(name, data, base, config_fields("gssm"))
+    if len(graphs) != 1 or fields.get("context"):
+        raise UserError("--config: sample takes one graph with fixed kernels (context: false)")
+    graph_name, spec = graphs[0]
+    graph = parse_graph(spec, _first(args.alpha_X, fields.get("alpha_X")),
+                        _first(args.alpha_Z, fields.get("alpha_Z")), source=graph_name)  # fmt: skip
+    graph_seed = _first(args.graph_seed, fields.get("graph_seed"), 0)
+    seq_len = _first(args.seq_len, fields.get("seq_len"))
+    for flag, value in (("--num-sequences", args.num_sequences), ("--seq-len", seq_len)):
+        if value is None or value < 1:
+            raise UserError(f"{flag}: expected an integer >= 1, got {value}")
+    for flag, value in (("--seed", args.seed), ("--graph-seed", graph_seed)):
+        if value < 0:
+            raise UserError(f"{flag}: expected an integer >= 0, got {value}")
+    model = GSSM.from_seed(graph, int(graph_seed))
+    tokens = model.sample(args.num_sequences, seq_len, rng_key(args.seed, TRAIN_SPLIT))
+    bayes = model.bayes(tokens)
+    arrays = {"tokens": tokens, **model.kernel_arrays(), "bayes_nll": bayes.bayes_nll}
+    output = _save_npz_atomic(args.output, arrays)
+    return {
+        "output": str(output), "num_sequences": args.num_sequences, "seq_len": seq_len,
+        "vocab_size": graph.vocab_size, "graph": graph_name, "graph_seed": int(graph_seed),
+        "seed": args.seed, "node_order": list(graph.node_order),
+        "alphas": {node.name: node.alpha for node in graph.nodes},
+        "bayes_loss": bayes.bayes_loss, "bayes_accuracy": bayes.bayes_accuracy(tokens),
+        "bayes_entropy_rate": bayes_entropy_rate(bayes.bayes_loss, graph.vocab_size),
+        "keys": sorted(arrays), "shapes": {k: list(np.shape(v)) for k, v in arrays.items()},
+    }  # fmt: skip
+
+
+def _save_npz_atomic(output: str, arrays: dict) -> Path:
+    import numpy as np
+
+    path = Path(output)
+    if path.is_dir():
+        raise UserError(f"--output: {path} is a folder; give a FILE.npz path")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            np.savez(handle, **arrays)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(temporary, 0o666 & ~umask)  # mkstemp makes it private; a plain file is not
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return path
+
+
+# ------------------------------------------------------------------ difficulty
+
+
+def difficulty_settings(args):
+    """(DifficultySettings, output folder) from --config and the flags (flags win)."""
+    from data_builders.registry import config_fields
+    from latent_lab.analysis.difficulty import DifficultySettings
+
+    name, data, base, is_builder = load_config(args.config)
+    if is_builder:  # a builder config contributes its graph only, not its training sizes
+        data = {"graph": data["graph"]}
+    graphs, fields = split_config(name, data, base, {*config_fields("gssm"), *DIFFICULTY_KEYS})
+    flags = {
+        "grid": _numbers(args.grid, "--grid") if args.grid else None,
+        "graph_seeds": _numbers(args.graph_seeds, "--graph-seeds") if args.graph_seeds else None,
+        "reference": _numbers(args.reference, "--reference") if args.reference else None,
+        "num_sequences": args.num_sequences, "seq_len": args.seq_len,
+        "data_seed": args.data_seed, "measure": args.measure, "target": args.target,
+        "small_alpha": args.small_alpha,
+    }  # fmt: skip
+    if args.target is not None:  # a target on the command line replaces a file's reference
+        fields.pop("reference", None)
+    elif flags["reference"] is not None:
+        fields.pop("target", None)
+    values = {key: _first(flags[key], fields.get(key)) for key in flags}
+    values = {key: value for key, value in values.items() if value is not None}
+    settings = DifficultySettings(graphs=tuple(graphs), **_normalised(values))
+    default = Path("runs") / "gssm_difficulty" / name.replace("/", "-")
+    return settings, Path(_first(args.output_dir, fields.get("output_dir"), default))
+
+
+def _numbers(text: str, flag: str) -> list[float]:
+    try:
+        return [float(part) for part in str(text).split(",")]
+    except ValueError:
+        raise UserError(f"{flag}: expected comma-separated numbers, got {text!r}") from None
+
+
+def _normalised(values: dict) -> dict:
+    """YAML and flag values -> the settings' types, with one-line errors naming the field."""
+    out = dict(values)
+    try:
+        if "grid" in out:
+            low, high, points = (float(v) for v in out["grid"])
+            out["grid"] = (low, high, int(points) if points == int(points) else points)
+        if "graph_seeds" in out:
+            seeds = out["graph_seeds"]
+            seeds = list(seeds) if isinstance(seeds, list) else [seeds]
+            seeds = list(range(int(seeds[0]))) if len(seeds) == 1 else seeds
+            out["graph_seeds"] = tuple(int(s) for s in seeds)
+        if "reference" in out:
+            alpha_X, alpha_Z = (float(v) for v in out["reference"])
+            out["reference"] = (alpha_X, alpha_Z)
+        for key in ("target", "small_alpha"):
+            if key in out:
+                out[key] = float(out[key])
+        for key in ("num_sequences", "seq_len", "data_seed"):
+            if key in out:
+                out[key] = int(out[key])
+    except (TypeError, ValueError):
+        raise UserError(
+            f"difficulty settings: bad value in {sorted(values)}; grid is MIN,MAX,POINTS, "
+            "reference AX,AZ, graph_seeds a count or a list"
+        ) from None
+    return out
+
+
+def run_difficulty(args) -> dict:
+    from tqdm import tqdm
+
+    from latent_lab.analysis import difficulty
+
+    if args.merge:
+        return run_merge(args)
+    if not args.config:
+        raise UserError("--config: required (a graph, builder config or difficulty settings)")
+    shard = difficulty.parse_shard(args.shard) if args.shard else None
+    settings, output_dir = difficulty_settings(args)
+    cells = difficulty.grid_cells(settings)
+    if shard is not None:
+        cells = difficulty.shard_of(cells, *shard)
+    with tqdm(total=len(cells), desc="difficulty grid", unit="cell", file=sys.stderr) as bar:
+        records = difficulty.measure_cells(cells, settings, bar)
+    if shard is not None:
+        path = difficulty.write_jsonl(difficulty.shard_path(output_dir, *shard), records)
+        return {"shard": list(shard), "jsonl": str(path), "cells": len(records),
+                "output_dir": str(output_dir)}  # fmt: skip
+    return finish(records, settings, output_dir)
+
+
+def run_merge(args) -> dict:
+    from latent_lab.analysis import difficulty
+
+    output_dir = Path(args.merge)
+    records = difficulty.merge_shards(output_dir)
+    settings = None
+    if args.config:  # solve pairs beside the merged grid
+        settings, _ = difficulty_settings(args)
+        difficulty.check_records_match(records, settings)
+    return finish(records, settings, output_dir)
+
+
+def finish(records: list[dict], settings, output_dir: Path) -> dict:
+    """Write the JSONL and heat-map, solve and print the equivalent pairs."""
+    from tqdm import tqdm
+
+    from latent_lab.analysis import difficulty
+    from latent_lab.analysis.difficulty_plot import pairs_table, plot_difficulty
+    from latent_lab.files import write_json_atomic
+
+    jsonl = difficulty.write_jsonl(output_dir / difficulty.JSONL_NAME, records)
+    pairs = []
+    if settings is not None:
+        with tqdm(desc="solving pairs", unit="eval", file=sys.stderr) as bar:
+            pairs = difficulty.solve_pairs(settings, bar)
+    if pairs:
+        write_json_atomic(output_dir / "pairs.json", pairs)
+        emit(pairs_table(pairs))
+    plot = plot_difficulty(records, output_dir / "difficulty.png", pairs)
+    return {"output_dir": str(output_dir), "jsonl": str(jsonl), "plot": str(plot),
+            "cells": len(records), "pairs": pairs}  # fmt: skip

@@ -1,0 +1,130 @@
+"""GSSM evaluation beside the exact Bayes-optimal predictor, on exactly the evaluated sequences.
+
+Positions: a sequence X(1..T) is fed as [BOS, X(1), ..., X(T)] (BOS = dim X, the one extra
+vocabulary entry), so the causal LM predicts all T tokens, X(1) included, and Trainer's
+eval_loss is the mean of -ln q(X(t) | X(1..t-1)) over t = 1..T: the same positions, and the
+same per-token mean, as bayes_loss (spec/gssm.md). Sequences all have length T, so Trainer's
+per-batch means weighted by batch size are exactly the per-token mean.
+
+Metric names (spec): eval_loss, eval_accuracy (argmax over the whole vocabulary, BOS included),
+bayes_loss, bayes_accuracy and excess_loss = eval_loss - bayes_loss; with another metric key
+prefix (a final evaluation of a `test` split) they are test_bayes_loss, test_excess_loss, ...
+
+Distributed: Trainer gathers the per-position model NLLs, argmaxes and input ids from every
+process before `compute_metrics`, which looks each sequence's Bayes values up by its tokens
+(computing any it does not know with the exact filter): every process gets the same numbers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from transformers import Trainer
+
+from latent_lab.tasks.gssm import bayes_filter
+
+
+@dataclass
+class GSSMCollator:
+    """Rows {"input_ids": X(1..T)} (lists or tensors, all of length T) -> input_ids and labels
+    [BOS, X(1..T)] of shape (batch, T + 1). The model shifts labels, so BOS is never a target."""
+
+    bos_token_id: int
+
+    def __call__(self, features: list[dict]) -> dict[str, torch.Tensor]:
+        rows = [torch.as_tensor(f["input_ids"], dtype=torch.long) for f in features]
+        if len({len(row) for row in rows}) != 1:
+            raise ValueError("GSSM sequences in a batch must all have the same length")
+        tokens = torch.stack(rows)
+        bos = torch.full((len(rows), 1), self.bos_token_id, dtype=torch.long)
+        input_ids = torch.cat([bos, tokens], dim=1)
+        return {"input_ids": input_ids, "labels": input_ids.clone()}
+
+
+def preprocess_logits_for_metrics(logits, labels) -> tuple[torch.Tensor, torch.Tensor]:
+    """(per-position NLL in nats, argmax), both (batch, T): position t scores X(t) from the
+    logits after [BOS, X(1..t-1)]."""
+    if isinstance(logits, (tuple, list)):
+        logits = logits[0]
+    log_probs = logits[:, :-1].float().log_softmax(-1)
+    targets = labels[:, 1:]
+    nll = -log_probs.gather(-1, targets.unsqueeze(-1)).squeeze(-1)
+    return nll, log_probs.argmax(-1)
+
+
+class BayesTable:
+    """Per-position Bayes NLL and argmax of known sequences, looked up by their tokens."""
+
+    def __init__(self, graph, kernels: dict, tokens: np.ndarray):
+        self.graph, self.kernels = graph, kernels
+        self.rows: dict[bytes, tuple[np.ndarray, np.ndarray]] = {}
+        self.add(np.asarray(tokens, dtype=np.int64))
+
+    def add(self, tokens: np.ndarray) -> None:
+        result = bayes_filter(self.graph, self.kernels, tokens)
+        for row, nll, prediction in zip(tokens, result.nll, result.predictions, strict=True):
+            self.rows[row.tobytes()] = (nll, prediction)
+
+    def lookup(self, tokens: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        tokens = np.ascontiguousarray(tokens, dtype=np.int64)
+        unknown = [row for row in tokens if row.tobytes() not in self.rows]
+        if unknown:
+            self.add(np.stack(unknown))
+        found = [self.rows[row.tobytes()] for row in tokens]
+        return np.stack([f[0] for f in found]), np.stack([f[1] for f in found])
+
+
+class GSSMMetrics:
+    """`compute_metrics` for Trainer (needs include_for_metrics=["inputs"] and
+    `preprocess_logits_for_metrics` above): accuracy, and with a BayesTable bayes_loss and
+    bayes_accuracy on the same sequences (None in context mode: no exact reference)."""
+
+    def __init__(self, table: BayesTable | None):
+        self.table = table
+
+    def __call__(self, eval_prediction) -> dict:
+        if eval_prediction.inputs is None:
+            raise ValueError("GSSMMetrics needs include_for_metrics=['inputs']")
+        nll, predictions = eval_prediction.predictions
+        tokens = np.asarray(eval_prediction.inputs)[:, 1:]  # drop BOS
+        metrics = {
+            "accuracy": float((np.asarray(predictions) == tokens).mean()),
+            # Exact mean over the gathered sequences, each once: Trainer's own eval_loss
+            # averages batch means and counts a padded duplicate when shards are uneven.
+            "token_loss": float(np.asarray(nll, dtype=np.float64).mean()),
+        }
+        if self.table is not None:
+            bayes_nll, bayes_predictions = self.table.lookup(tokens)
+            metrics["bayes_loss"] = float(bayes_nll.mean())
+            metrics["bayes_accuracy"] = float((bayes_predictions == tokens).mean())
+        return metrics
+
+
+def reference_names(metrics: dict, prefix: str) -> None:
+    """In place: {prefix}_loss := the exact per-token mean ({prefix}_token_loss), {prefix}_bayes_*
+    -> the spec's names, plus excess_loss = {prefix}_loss - bayes_loss (same sequences)."""
+    if f"{prefix}_token_loss" in metrics:
+        metrics[f"{prefix}_loss"] = metrics.pop(f"{prefix}_token_loss")
+    if f"{prefix}_bayes_loss" not in metrics:
+        return
+    short = "" if prefix == "eval" else f"{prefix}_"
+    bayes_loss = metrics.pop(f"{prefix}_bayes_loss")
+    metrics[f"{short}bayes_loss"] = bayes_loss
+    metrics[f"{short}bayes_accuracy"] = metrics.pop(f"{prefix}_bayes_accuracy")
+    if f"{prefix}_loss" in metrics:
+        metrics[f"{short}excess_loss"] = metrics[f"{prefix}_loss"] - bayes_loss
+
+
+class GSSMTrainer(Trainer):
+    """Trainer whose evaluations log bayes_loss, bayes_accuracy and excess_loss under the
+    spec's names, in the same log entry as eval_loss (a callback could only log them later)."""
+
+    def evaluation_loop(self, dataloader, description, prediction_loss_only=None,
+                        ignore_keys=None, metric_key_prefix="eval"):  # fmt: skip
+        output = super().evaluation_loop(
+            dataloader, description, prediction_loss_only, ignore_keys, metric_key_prefix
+        )
+        reference_names(output.metrics, metric_key_prefix)
+        return output

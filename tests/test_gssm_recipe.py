@@ -1,0 +1,287 @@
+"""The GSSM recipe end to end: 2-step finite and on-the-fly trainings on a tiny graph, results.json
+beside exact references recomputed independently (a dense forward algorithm; the saved model's own
+per-token loss over positions 1..T), determinism, the shipped configs, and exit-2 errors."""
+
+import itertools
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+import yaml
+
+from latent_lab.config import available_configs
+from latent_lab.tasks.gssm import GSSM, load_graph
+from latent_lab.training.recipe import run_recipe
+from recipes import gssm as recipe
+
+TINY_GRAPH = {
+    "gssm": [
+        {"name": "A", "state_dim": 2, "parents": ["X"]},
+        {"name": "B", "state_dim": 2, "parents": ["X", "A"]},
+        {"name": "X", "state_dim": 4, "parents": ["A", "B"]},
+    ],
+    "alpha_X": 0.3,
+    "alpha_Z": 0.5,
+}
+TINY_RUN = (
+    "--seq_len 12 --num_train 8 --num_validation 6 --graph_seed 3 --dataset_seed 4 "
+    "--hidden_size 16 --num_hidden_layers 1 --num_attention_heads 2 "
+    "--max_position_embeddings 13 --max_steps 2 --per_device_train_batch_size 4 "
+    "--per_device_eval_batch_size 4 --eval_steps 1 --logging_steps 1 --save_strategy no --seed 7"
+).split()
+CONTRACT_KEYS = (
+    "task",
+    "config_name",
+    "seed",
+    "model_type",
+    "num_parameters",
+    "metrics",
+    "reference",
+    "reference_for",
+    "wall_time_s",
+    "versions",
+)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_torch_thread():
+    """Tiny models on a shared 2-core machine: one thread avoids OpenMP oversubscription."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def graph_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("graph") / "tiny.yaml"
+    path.write_text(yaml.safe_dump(TINY_GRAPH))
+    return path
+
+
+def train(argv):
+    return recipe.main(*recipe.make_parser().parse([str(a) for a in argv]))
+
+
+def dense_forward(graph, kernels, tokens):
+    """Per-position -ln p(x_t | x_<t) and argmax by a dense forward pass over joint states."""
+    latents = graph.latent_order
+    states = list(itertools.product(*[range(graph.node(n).state_dim) for n in latents]))
+    size, vocab = len(states), graph.vocab_size
+    transition = np.ones((vocab, size, size))  # [previous x, old joint state, new joint state]
+    for x, (i, old), (j, new) in itertools.product(
+        range(vocab), enumerate(states), enumerate(states)
+    ):
+        for k, name in enumerate(latents):
+            parents = [
+                x if p == graph.observed else new[latents.index(p)]
+                for p in graph.node(name).parents
+            ]
+            transition[x, i, j] *= kernels[name][(old[k], *parents, new[k])]
+    observed = graph.node(graph.observed)
+    emission = np.array(
+        [
+            kernels[graph.observed][tuple(s[latents.index(p)] for p in observed.parents)]
+            for s in states
+        ]
+    )
+    nll, argmax = np.zeros(tokens.shape), np.zeros(tokens.shape, np.int64)
+    for n, sequence in enumerate(tokens):
+        belief, previous = np.eye(size)[0], 0
+        for t, token in enumerate(sequence):
+            predictive = (belief @ transition[previous]) @ emission
+            nll[n, t], argmax[n, t] = -math.log(predictive[token]), predictive.argmax()
+            belief = (belief @ transition[previous]) * emission[:, token]
+            belief, previous = belief / belief.sum(), token
+    return nll, argmax
+
+
+@pytest.fixture(scope="module")
+def finite_run(graph_file, tmp_path_factory):
+    output_dir = tmp_path_factory.mktemp("gssm") / "finite"
+    return output_dir, train(["--graph", graph_file, *TINY_RUN, "--output_dir", output_dir])
+
+
+def _validation_tokens(graph_file):
+    from data_builders.registry import build_dataset
+
+    dataset = build_dataset(
+        "gssm",
+        None,
+        graph=str(graph_file),
+        alpha_X=0.3,
+        alpha_Z=0.5,
+        num_train=8,
+        num_validation=6,
+        seq_len=12,
+        graph_seed=3,
+        data_seed=4,
+    )
+    return np.array(dataset["validation"]["input_ids"]), dataset
+
+
+def test_finite_run_reports_exact_reference_on_the_evaluated_sequences(finite_run, graph_file):
+    output_dir, results = finite_run
+    on_disk = json.loads((output_dir / "results.json").read_text())
+    assert all(key in on_disk for key in CONTRACT_KEYS)
+    assert on_disk["task"] == "gssm" and on_disk["model_type"] == "llama"
+    assert on_disk["reference_for"] == {
+        "eval_loss": "bayes_loss",
+        "eval_accuracy": "bayes_accuracy",
+    }
+    tokens, dataset = _validation_tokens(graph_file)
+    model = GSSM.from_seed(load_graph(graph_file), graph_seed=3)
+    nll, argmax = dense_forward(model.graph, model.kernels, tokens)
+    metrics, reference = on_disk["metrics"], on_disk["reference"]
+    assert reference["bayes_loss"] == pytest.approx(nll.mean(), rel=1e-10)
+    assert metrics["bayes_loss"] == pytest.approx(nll.mean(), rel=1e-10)
+    assert reference["bayes_accuracy"] == metrics["bayes_accuracy"] == (argmax == tokens).mean()
+    assert reference["bayes_loss"] == pytest.approx(
+        np.mean(dataset["validation"]["bayes_nll"]) / 12
+    )
+    assert metrics["excess_loss"] == pytest.approx(metrics["eval_loss"] - metrics["bayes_loss"])
+
+
+def test_eval_loss_covers_positions_1_to_T_like_bayes_loss(finite_run, graph_file):
+    """Apples to apples: the saved model's own -ln q(X(t) | X(<t)) over t = 1..T (BOS first),
+    averaged per token, is Trainer's eval_loss; its argmax gives eval_accuracy."""
+    from transformers import AutoModelForCausalLM
+
+    output_dir, results = finite_run
+    model = AutoModelForCausalLM.from_pretrained(output_dir).eval()
+    tokens = torch.as_tensor(_validation_tokens(graph_file)[0])
+    inputs = torch.cat([torch.full((len(tokens), 1), 4), tokens], dim=1)  # BOS = dim X = 4
+    with torch.no_grad():
+        log_probs = model(input_ids=inputs).logits[:, :-1].double().log_softmax(-1)
+    nll = -log_probs.gather(-1, tokens.unsqueeze(-1)).squeeze(-1)
+    assert nll.shape == (6, 12)  # every position 1..T, X(1) included
+    assert results["metrics"]["eval_loss"] == pytest.approx(nll.mean().item(), abs=1e-5)
+    accuracy = (log_probs.argmax(-1) == tokens).double().mean().item()
+    assert results["metrics"]["eval_accuracy"] == pytest.approx(accuracy)
+
+
+def test_onfly_run_is_deterministic_and_evaluates_the_builders_validation(graph_file, tmp_path):
+    runs = [
+        train(
+            [
+                "--graph",
+                graph_file,
+                *TINY_RUN,
+                "--onfly",
+                "true",
+                "--output_dir",
+                tmp_path / f"run{i}",
+            ]
+        )
+        for i in range(2)
+    ]
+    timing = ("runtime", "per_second", "flos")
+    first, second = (
+        {k: v for k, v in r["metrics"].items() if not any(t in k for t in timing)} for r in runs
+    )
+    assert first == second and "excess_loss" in first
+    tokens, _ = _validation_tokens(graph_file)
+    model = GSSM.from_seed(load_graph(graph_file), graph_seed=3)
+    nll, _ = dense_forward(model.graph, model.kernels, tokens)
+    assert runs[0]["reference"]["bayes_loss"] == pytest.approx(nll.mean(), rel=1e-10)
+    assert runs[0]["config"]["onfly"] is True
+
+
+def test_context_mode_reports_no_reference(graph_file, tmp_path):
+    results = train(
+        [
+            "--graph",
+            graph_file,
+            *TINY_RUN,
+            "--onfly",
+            "true",
+            "--context",
+            "true",
+            "--max_steps",
+            "1",
+            "--output_dir",
+            tmp_path,
+        ]
+    )
+    assert results["reference"] == {"bayes_loss": None, "bayes_accuracy": None}
+    assert "bayes_loss" not in results["metrics"] and "eval_accuracy" in results["metrics"]
+
+
+def test_collator_prepends_bos_and_preprocess_aligns_positions():
+    from latent_lab.metrics.gssm_metrics import GSSMCollator, preprocess_logits_for_metrics
+
+    batch = GSSMCollator(bos_token_id=9)([{"input_ids": [1, 2, 3]}, {"input_ids": [4, 5, 6]}])
+    assert batch["input_ids"].tolist() == [[9, 1, 2, 3], [9, 4, 5, 6]]
+    logits = torch.randn(2, 4, 10)
+    nll, argmax = preprocess_logits_for_metrics(logits, batch["labels"])
+    expected = -logits[0, 1].log_softmax(-1)[2]  # X(2) = 2 scored after [BOS, X(1)]
+    assert nll.shape == (2, 3) and nll[0, 1].item() == pytest.approx(expected.item(), rel=1e-6)
+    assert argmax[1, 2] == logits[1, 2].argmax()
+
+
+@pytest.mark.parametrize("name", [n for n in available_configs("gssm") if "difficulty" not in n])
+def test_shipped_configs_parse_and_fit_their_sequences(name):
+    data_args, model_args, training_args, _ = recipe.make_parser().parse(["--config", name])
+    data_args.resolve()  # the graph and alphas are valid
+    assert data_args.seq_len + 1 <= model_args.max_position_embeddings
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--graph", "no_such_graph"], "graph: 'no_such_graph' is neither a file"),
+        (["--seq_len", "4096"], "max_position_embeddings: 2049 < seq_len + 1"),
+        (["--num_validation", "0"], "num_validation: must be >= 1"),
+        (["--onfly", "true", "--max_steps", "-1"], "max_steps: on-the-fly"),
+    ],
+)
+def test_mistakes_exit_2_with_one_line(argv, message, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        run_recipe(recipe.make_parser(), recipe.main, argv)
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_graph_mistake_names_the_node(tmp_path, capsys):
+    bad = {
+        "gssm": [
+            {"name": "Z", "state_dim": 2, "parents": ["Y"]},
+            {"name": "X", "state_dim": 3, "parents": ["Z"]},
+        ],
+        "alpha_X": 1,
+        "alpha_Z": 1,
+    }
+    (tmp_path / "bad.yaml").write_text(yaml.safe_dump(bad))
+    with pytest.raises(SystemExit):
+        run_recipe(recipe.make_parser(), recipe.main, ["--graph", str(tmp_path / "bad.yaml")])
+    assert "node 'Z'" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_metrics_are_the_same_on_one_and_two_processes(graph_file, tmp_path):
+    """7 validation sequences in batches of 2: ranks get uneven shares and Trainer pads one;
+    gathered metrics must still cover each sequence exactly once. lr ~ 0 keeps both models at
+    the same initialisation, so their losses can be compared too."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[1]
+    argv = ["--graph", str(graph_file), *TINY_RUN, "--num_validation", "7", "--max_steps", "1",
+            "--learning_rate", "1e-12", "--per_device_eval_batch_size", "2"]  # fmt: skip
+    metrics = {}
+    for processes in (1, 2):
+        launcher = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node",
+                    str(processes)] if processes > 1 else [sys.executable]  # fmt: skip
+        target = tmp_path / f"run{processes}"
+        proc = subprocess.run([*launcher, str(repo / "recipes" / "gssm.py"), *argv,
+                               "--output_dir", str(target)], capture_output=True, text=True,
+                              cwd=repo, timeout=900)  # fmt: skip
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        metrics[processes] = json.loads((target / "results.json").read_text())["metrics"]
+    for key in ("bayes_loss", "bayes_accuracy", "eval_accuracy"):
+        assert metrics[2][key] == metrics[1][key], key
+    for key in ("eval_loss", "excess_loss"):
+        assert metrics[2][key] == pytest.approx(metrics[1][key], abs=1e-5), key
