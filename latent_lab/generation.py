@@ -8,6 +8,8 @@ from collections import defaultdict
 
 import torch
 
+from latent_lab.errors import UserError
+
 
 def context_window(model) -> int | None:
     """Longest input a transformer can read; None for recurrent models (no limit)."""
@@ -15,6 +17,46 @@ def context_window(model) -> int | None:
     if getattr(config, "model_type", None) in ("lstm", "rnn"):
         return None
     return getattr(config, "n_positions", None) or getattr(config, "max_position_embeddings", None)
+
+
+def check_prompt(tokenizer, text: str, field: str = "--prompt") -> list[int]:
+    """Token ids of `text`, or a one-line UserError when the tokenizer cannot represent it: for a
+    character tokenizer, characters outside its vocabulary; for any other, text that maps to the
+    unknown token or does not survive an encode/decode round trip."""
+    shown = repr(text) if len(text) <= 60 else repr(text[:57] + "...")
+    vocabulary = tokenizer.get_vocab()
+    special = set(tokenizer.all_special_tokens)
+    characters = sorted(token for token in vocabulary if token not in special)
+    if characters and all(len(token) == 1 for token in characters):  # a character tokenizer
+        unknown = sorted(set(text) - set(vocabulary))
+        if unknown:
+            raise UserError(
+                f"{field}: {shown} has characters outside the vocabulary: "
+                f"{', '.join(map(repr, unknown))}; use only characters of {''.join(characters)!r}"
+            )
+    ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+    if tokenizer.unk_token_id is not None and tokenizer.unk_token_id in ids:
+        unknown = _unknown_pieces(tokenizer, text, vocabulary)
+        detail = f" ({', '.join(map(repr, unknown[:5]))})" if unknown else ""
+        raise UserError(
+            f"{field}: {shown} has text the tokenizer does not know{detail}; "
+            "use words of the model's vocabulary"
+        )
+    if tokenizer.decode(ids, clean_up_tokenization_spaces=False) != text:
+        raise UserError(
+            f"{field}: {shown} does not survive the tokenizer's encode/decode round trip "
+            "(unusual spacing or characters?); rewrite it with the model's vocabulary"
+        )
+    return ids
+
+
+def _unknown_pieces(tokenizer, text: str, vocabulary: dict) -> list[str]:
+    """The pre-tokenized pieces of `text` missing from a word-level vocabulary (for the message)."""
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    if backend is None or backend.pre_tokenizer is None:
+        return []
+    pieces = backend.pre_tokenizer.pre_tokenize_str(text)
+    return [piece for piece, _ in pieces if piece not in vocabulary]
 
 
 def cut_at_stop(text: str, stop: str | None) -> str:

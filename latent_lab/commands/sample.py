@@ -22,8 +22,7 @@ def add_parser(subparsers) -> None:
 def run(args) -> dict:
     import torch
 
-    from data_builders.char_tokenizer import encode_checked
-    from latent_lab.generation import generate_continuations
+    from latent_lab.generation import check_prompt, generate_continuations
     from latent_lab.models.loading import load_model, load_tokenizer
 
     for name in ("num_samples", "max_new_tokens"):
@@ -32,7 +31,7 @@ def run(args) -> dict:
     if args.temperature < 0:
         raise UserError("--temperature: must be >= 0 (0 means greedy)")
     tokenizer = load_tokenizer(args.model)
-    encode_checked(tokenizer, args.prompt, field="--prompt")  # before the slow model load
+    check_prompt(tokenizer, args.prompt, field="--prompt")  # before the slow model load
     model = load_model(args.model)
     torch.manual_seed(args.seed)
     completions = generate_continuations(

@@ -1,5 +1,8 @@
 """Grid YAML: a recipe, a base config, lists of values for config keys, and seeds, expanded into
-one config file per task (`<output_dir>/tasks/<i>.yaml`) with a deterministic run name."""
+one config file per task (`<output_dir>/tasks/<i>.yaml`) with a deterministic run name.
+
+`grid.config` (instead of `config`) lists several base configs, e.g. one per dataset: each is
+crossed with the other grid keys and the seeds, and names its runs (`parks-seed1`)."""
 
 from __future__ import annotations
 
@@ -32,8 +35,7 @@ class GridSpec:
 
     source: Path
     recipe: str
-    config_path: Path
-    base_config: dict
+    base_configs: list[tuple[Path, dict]]  # (config file, its keys), in the grid's order
     grid: dict[str, list]
     seeds: list[int]
     output_dir: Path
@@ -83,17 +85,22 @@ def load_grid(path: str | os.PathLike) -> GridSpec:
         raise UserError(
             f"{source}: unknown field {unknown[0]!r}; a grid has {', '.join(GRID_FIELDS)}"
         )
-    for name in ("recipe", "config", "seeds", "output_dir"):
+    grid = _grid_values(source, data.get("grid"))
+    configs = grid.pop("config", None)
+    if configs is not None and data.get("config") not in (None, ""):
+        raise UserError(f"{source}: give `config:` or a `grid.config` list, not both")
+    for name in ("recipe", "seeds", "output_dir") + (("config",) if configs is None else ()):
         if data.get(name) in (None, ""):
             raise UserError(f"{source}: missing field {name!r}")
     recipe = _recipe_name(source, data["recipe"])
-    config_path = resolve_config(recipe, str(data["config"])).resolve()
+    paths = [resolve_config(recipe, str(value)).resolve() for value in configs or [data["config"]]]
+    if len(set(paths)) != len(paths):
+        raise UserError(f"{source}: grid.config names a config twice; list each once")
     spec = GridSpec(
         source=source,
         recipe=recipe,
-        config_path=config_path,
-        base_config=load_yaml(config_path),
-        grid=_grid_values(source, data.get("grid")),
+        base_configs=[(path, load_yaml(path)) for path in paths],
+        grid=grid,
         seeds=_seeds(source, data["seeds"]),
         output_dir=Path(str(data["output_dir"])).expanduser().resolve(),
         slurm=_slurm_section(source, data.get("slurm")),
@@ -140,30 +147,36 @@ def check_keys_known(spec: GridSpec, known: set[str]) -> None:
                 f"{spec.source}: grid key {key!r} is not a field of recipes/{spec.recipe}.py; "
                 f"fix the spelling ({fix})"
             )
-    unknown = sorted(set(spec.base_config) - known - CONFIG_EXTRA_KEYS)
-    if unknown:
-        raise UserError(
-            f"{spec.config_path}: unknown key {unknown[0]!r} (not a field of "
-            f"recipes/{spec.recipe}.py; {fix})"
-        )
+    for config_path, base_config in spec.base_configs:
+        unknown = sorted(set(base_config) - known - CONFIG_EXTRA_KEYS)
+        if unknown:
+            raise UserError(
+                f"{config_path}: unknown key {unknown[0]!r} (not a field of "
+                f"recipes/{spec.recipe}.py; {fix})"
+            )
 
 
 def expand_grid(spec: GridSpec) -> list[GridTask]:
-    """The Cartesian product of the grid values (keys in YAML order) times the seeds, seeds
-    innermost, numbered from 0."""
+    """The base configs (outermost) times the Cartesian product of the grid values (keys in YAML
+    order) times the seeds (innermost), numbered from 0."""
     keys = list(spec.grid)
     labels = key_labels(keys)
-    base_name = config_name_of(spec.config_path)
+    several = len(spec.base_configs) > 1
     tasks: list[GridTask] = []
-    for combination in itertools.product(*(spec.grid[key] for key in keys)):
+    for (config_path, base_config), combination in itertools.product(
+        spec.base_configs, itertools.product(*(spec.grid[key] for key in keys))
+    ):
         values = dict(zip(keys, combination, strict=True))
+        base_name = config_name_of(config_path)
         # Runs that differ only by seed share config_name (aggregate groups by it) and W&B group.
         point = "-".join(f"{labels[key]}{format_value(v)}" for key, v in values.items())
         config_name = f"{base_name}/{point}" if point else base_name
         for seed in spec.seeds:
             name = run_name_for(values, seed, labels)
+            if several:  # the config's name first: parks-seed1, parks-lr1e-3-seed1
+                name = f"{format_value(base_name)}-{name}"
             run_dir = spec.output_dir / "runs" / name
-            config = {**spec.base_config, **values}
+            config = {**base_config, **values}
             config.update(seed=seed, run_name=name, output_dir=str(run_dir))
             config["config_name"] = config_name
             config.setdefault("wandb_group", f"{spec.output_dir.name}/{config_name}")

@@ -99,10 +99,12 @@ def shuffle_seeds(seed: int, num_shuffles: int = DEFAULT_NUM_SHUFFLES) -> list[i
     return [seed + 1 + k for k in range(num_shuffles)]
 
 
-def pair_people(e2_type: str, seed: int) -> list[tuple[str, MappingProxyType]]:
+def pair_people(
+    e2_type: str, seed: int, table: E2Table | None = None
+) -> list[tuple[str, MappingProxyType]]:
     """20 people drawn and ordered by a permutation seeded with `seed`, paired with the
-    entities in table order."""
-    table, people = load_table(e2_type), load_people()
+    entities in table order (`table`: a user's table of this type instead of the shipped one)."""
+    table, people = table or load_table(e2_type), load_people()
     order = np.random.default_rng(seed).permutation(len(people))[:NUM_ENTITIES]
     return [(people[int(i)], entity) for i, entity in zip(order, table.entities, strict=True)]
 
@@ -142,15 +144,22 @@ def two_hop_rows(table: E2Table, attribute: str, person: str, entity: str, value
     return nocot, cot
 
 
-def build_splits(e2_type: str, seed: int | None = None, num_shuffles: int = DEFAULT_NUM_SHUFFLES):
+def build_splits(
+    e2_type: str,
+    seed: int | None = None,
+    num_shuffles: int = DEFAULT_NUM_SHUFFLES,
+    table: E2Table | None = None,
+):
     """{split name: rows} of one type: first_hop, then per attribute 2hop_<attr>_nocot,
-    2hop_<attr>_cot, 2hop_<attr>_nocot_shuffled (num_shuffles x 20 rows)."""
+    2hop_<attr>_cot, 2hop_<attr>_nocot_shuffled (num_shuffles x 20 rows). `table`: a user's
+    table of this type (already schema-checked) instead of the shipped one."""
     seed = type_seed(e2_type) if seed is None else seed
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise UserError(f"seed: expected a non-negative integer, got {seed!r}")
     if isinstance(num_shuffles, bool) or not isinstance(num_shuffles, int) or num_shuffles < 1:
         raise UserError(f"num_shuffles: expected a positive integer, got {num_shuffles!r}")
-    table, pairs = load_table(e2_type), pair_people(e2_type, seed)
+    table = table or load_table(e2_type)
+    pairs = pair_people(e2_type, seed, table)
     splits = {"first_hop": [first_hop_row(table, p, e["name"]) for p, e in pairs]}
     permutations = [
         np.random.default_rng(s).permutation(len(pairs)) for s in shuffle_seeds(seed, num_shuffles)

@@ -1,0 +1,179 @@
+"""Generation accuracy of chat questions: greedy answers, case-insensitive substring match.
+
+Every process scores whole batches of a fixed batching (rows ordered by prompt length, cut
+into batches of `batch_size`, batch i going to process i mod world), so each batch is padded
+and computed exactly as on one process: the same checkpoint gives the same accuracies on any
+number of processes. Counts are summed across processes in one reduce; the callback logs them
+once per evaluation step through the trainer (the main process reaches W&B) and, when W&B is
+active, the main process's samples as a W&B table.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+
+import torch
+from transformers import TrainerCallback
+
+SAMPLE_COLUMNS = ("step", "metric", "question", "answer", "generated", "correct")
+
+
+@dataclass
+class GenerationSet:
+    """Questions scored under one metric name: chat prompts (messages without the answer)."""
+
+    name: str
+    prompts: list[list[dict]]
+    answers: list[str]
+    max_new_tokens: int = 50
+
+
+def answer_matches(answer: str, generated: str) -> bool:
+    """Case-insensitive substring match of the answer in the generated text."""
+    return answer.casefold() in generated.casefold()
+
+
+def prompt_ids(tokenizer, messages: list[dict]) -> list[int]:
+    """The chat template applied with the generation prompt, as token ids."""
+    text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    return tokenizer(text, add_special_tokens=False)["input_ids"]
+
+
+def fixed_batches(lengths: list[int], batch_size: int) -> list[list[int]]:
+    """Row indices ordered by (length, index) and cut into batches: independent of processes."""
+    order = sorted(range(len(lengths)), key=lambda i: (lengths[i], i))
+    return [order[start : start + batch_size] for start in range(0, len(order), batch_size)]
+
+
+def stop_token_ids(model, tokenizer) -> list[int]:
+    """eos of the tokenizer and of the generation config (e.g. Llama 3's <|eot_id|>)."""
+    ids = [tokenizer.eos_token_id] if tokenizer.eos_token_id is not None else []
+    configured = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
+    ids += configured if isinstance(configured, list) else [configured]
+    return list(dict.fromkeys(i for i in ids if i is not None))
+
+
+@torch.no_grad()
+def generate_batch(model, tokenizer, batch: list[list[int]], max_new_tokens: int) -> list[str]:
+    """Greedy continuations of left-padded prompts, decoded without special tokens."""
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    width = max(len(ids) for ids in batch)
+    input_ids = torch.tensor([[pad] * (width - len(ids)) + ids for ids in batch])
+    attention_mask = torch.tensor([[0] * (width - len(ids)) + [1] * len(ids) for ids in batch])
+    output = model.generate(
+        input_ids=input_ids.to(model.device),
+        attention_mask=attention_mask.to(model.device),
+        max_new_tokens=max_new_tokens,
+        do_sample=False,
+        eos_token_id=stop_token_ids(model, tokenizer),
+        pad_token_id=pad,
+        use_cache=True,
+    )
+    return tokenizer.batch_decode(output[:, width:], skip_special_tokens=True)
+
+
+def score_shard(model, tokenizer, generation_set, rank, world, batch_size):
+    """(correct, total, samples) over the batches this process owns. With several processes each
+    makes the same number of generate calls (a spare one repeats batch 0, unscored), which
+    sharded (FSDP) models need."""
+    encoded = [prompt_ids(tokenizer, prompt) for prompt in generation_set.prompts]
+    batches = fixed_batches([len(ids) for ids in encoded], batch_size)
+    calls = -(-len(batches) // world) if world > 1 else len(batches)
+    correct, total, samples = 0, 0, []
+    for call in range(calls):
+        index = rank + call * world
+        batch = batches[index] if index < len(batches) else batches[0]
+        prompts = [encoded[i] for i in batch]
+        texts = generate_batch(model, tokenizer, prompts, generation_set.max_new_tokens)
+        if index >= len(batches):
+            continue
+        for row, text in zip(batch, texts, strict=True):
+            answer = generation_set.answers[row]
+            hit = answer_matches(answer, text)
+            correct, total = correct + hit, total + 1
+            samples.append((row, generation_set.prompts[row][-1]["content"], answer, text, hit))
+    return correct, total, sorted(samples)
+
+
+def generation_accuracies(trainer, tokenizer, generation_sets, batch_size=16):
+    """{set name: accuracy} over all processes, and this process's samples per set."""
+    from trl.distributed import DistributedBackend
+    from trl.models.utils import unwrap_model_for_generation
+
+    accelerator = trainer.accelerator
+    rank, world = accelerator.process_index, accelerator.num_processes
+    wrapped = trainer.model_wrapped
+    counts, samples = [], {}
+    with (
+        unwrap_model_for_generation(wrapped, accelerator) as model,
+        DistributedBackend(accelerator).summon_full_params(wrapped, recurse=False),
+        _eval_mode(model),
+    ):
+        for generation_set in generation_sets:
+            correct, total, shard_samples = score_shard(
+                model, tokenizer, generation_set, rank, world, batch_size
+            )
+            counts += [correct, total]
+            samples[generation_set.name] = shard_samples
+    summed = torch.tensor(counts, dtype=torch.float64, device=accelerator.device)
+    if world > 1:
+        summed = accelerator.reduce(summed, reduction="sum")
+    values = {}
+    for index, generation_set in enumerate(generation_sets):
+        correct, total = summed[2 * index].item(), summed[2 * index + 1].item()
+        values[generation_set.name] = correct / total if total else float("nan")
+    return values, samples
+
+
+@contextlib.contextmanager
+def _eval_mode(model):
+    was_training = model.training
+    model.eval()
+    try:
+        yield
+    finally:
+        model.train(was_training)
+
+
+class GenerationAccuracyCallback(TrainerCallback):
+    """At each evaluation step (once, however many eval splits report): score every generation
+    set, log {name: accuracy} through the trainer and add them to the evaluation metrics."""
+
+    def __init__(self, trainer, tokenizer, generation_sets, batch_size=16, num_samples=5):
+        self.trainer = trainer
+        self.tokenizer = tokenizer
+        self.generation_sets = list(generation_sets)
+        self.batch_size = batch_size
+        self.num_samples = num_samples
+        self.values: dict[str, float] = {}
+        self.samples: list[dict] = []  # the last evaluation's samples (main process's shard)
+        self._scored_step: int | None = None
+
+    def on_evaluate(self, args, state, control, metrics=None, **kwargs):
+        if self._scored_step != state.global_step:  # skip the other splits of this step
+            self._scored_step = state.global_step
+            self.values, shard_samples = generation_accuracies(
+                self.trainer, self.tokenizer, self.generation_sets, self.batch_size
+            )
+            self.samples = [
+                dict(zip(SAMPLE_COLUMNS, (state.global_step, name, *row[1:]), strict=True))
+                for name, rows in shard_samples.items()
+                for row in rows[: self.num_samples]
+            ]
+            self.trainer.log(dict(self.values))
+            if state.is_world_process_zero and "wandb" in (args.report_to or []):
+                _log_wandb_table(self.samples, state.global_step)
+        if metrics is not None:
+            metrics.update(self.values)
+
+
+def _log_wandb_table(samples: list[dict], step: int) -> None:
+    import wandb
+
+    if wandb.run is None:
+        return
+    table = wandb.Table(columns=list(SAMPLE_COLUMNS))
+    for sample in samples:
+        table.add_data(*(sample[column] for column in SAMPLE_COLUMNS))
+    wandb.log({"generation_samples": table, "train/global_step": step})

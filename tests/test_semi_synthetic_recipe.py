@@ -1,0 +1,365 @@
+"""The semi-synthetic recipe: the answer-only loss mask, a 2-step LoRA run of a tiny local Llama
+with W&B offline, evaluation on 1 vs 2 processes, user tables, grids, the plot, exit code 2."""
+
+import json
+import subprocess
+import sys
+from importlib import resources
+from pathlib import Path
+
+import pytest
+
+from data_builders.word_tokenizer import word_tokenizer
+from latent_lab.tasks import two_hop
+
+REPO = Path(__file__).resolve().parents[1]
+ATTRIBUTES = two_hop.TYPE_ATTRIBUTES["parks"]
+TINY = [
+    "--config", "parks",
+    "--dtype", "float32",
+    "--max_steps", "2",
+    "--per_device_train_batch_size", "2",
+    "--per_device_eval_batch_size", "8",
+    "--num_shuffles", "1",
+    "--eval_strategy", "steps",
+    "--eval_steps", "2",
+    "--eval_on_start", "true",
+    "--logging_steps", "1",
+    "--bf16", "false",
+    "--activation_checkpointing", "false",
+    "--max_new_tokens", "4",
+    "--cot_max_new_tokens", "6",
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def tiny_model_dir(tmp_path_factory):
+    """A 1-layer Llama over the parks word tokenizer, saved like a Hub model."""
+    import transformers
+
+    from latent_lab.models.arguments import ModelArguments
+    from latent_lab.models.factory import build_model
+
+    folder = tmp_path_factory.mktemp("tiny_llama")
+    tokenizer = word_tokenizer(["parks"])
+    transformers.set_seed(0)
+    arguments = ModelArguments(
+        model_type="llama", hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+        max_position_embeddings=256,
+    )  # fmt: skip
+    model = build_model(
+        arguments, len(tokenizer), pad_token_id=tokenizer.pad_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+    )  # fmt: skip
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+def run_recipe(argv):
+    from recipes.semi_synthetic import main, make_parser
+
+    return main(*make_parser().parse(argv))
+
+
+def test_loss_mask_covers_exactly_the_answer_and_end_token(tiny_model_dir):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from trl import SFTTrainer
+
+    from latent_lab.training.sft import TwoHopSFTConfig, prompt_completion
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    splits = two_hop.build_splits("parks")
+    rows = splits["first_hop"][:3] + splits["2hop_state_cot"][:3] + splits["2hop_code_nocot"][:2]
+    trainer = SFTTrainer(
+        model=AutoModelForCausalLM.from_pretrained(tiny_model_dir),
+        args=TwoHopSFTConfig(output_dir="unused", bf16=False, report_to=[], use_cpu=True),
+        train_dataset=prompt_completion(rows),
+        processing_class=tokenizer,
+    )
+    for row, example in zip(rows, trainer.train_dataset, strict=True):
+        ids, labels = example["input_ids"], example["labels"]
+        rendered = tokenizer.apply_chat_template(row["messages"], tokenize=False)
+        assert tokenizer.decode(ids) == rendered
+        trained = [token for token, label in zip(ids, labels, strict=True) if label != -100]
+        assert [label for label in labels if label != -100] == trained
+        # the template's space after <|assistant|> opens the answer's first token
+        assert tokenizer.decode(trained) == " " + row["messages"][-1]["content"] + "<|end|>"
+        first = labels.index(next(label for label in labels if label != -100))
+        assert all(label == -100 for label in labels[:first])  # one contiguous answer span
+        assert all(label != -100 for label in labels[first:])
+
+
+def test_every_two_hop_text_round_trips_through_the_word_tokenizer():
+    tokenizer = word_tokenizer(two_hop.TYPES)
+    rows = two_hop.world_knowledge_rows(two_hop.TYPES)
+    for e2_type in two_hop.TYPES:
+        rows += [row for split in two_hop.build_splits(e2_type).values() for row in split]
+    texts = sorted({message["content"] for row in rows for message in row["messages"]})
+    encoded = tokenizer(texts, add_special_tokens=False)["input_ids"]
+    assert all(tokenizer.unk_token_id not in ids for ids in encoded)
+    assert tokenizer.batch_decode(encoded) == texts
+
+
+@pytest.mark.parametrize("seed", [two_hop.type_seed("parks"), 1, 7])
+def test_world_knowledge_never_mentions_an_evaluated_person(seed):
+    from latent_lab.training.world_knowledge import demo_names, demo_rows
+
+    evaluated = [person for person, _ in two_hop.pair_people("parks", seed)]
+    rows = two_hop.world_knowledge_rows(["parks"]) + demo_rows("parks", seed, 100)
+    texts = " ".join(message["content"] for row in rows for message in row["messages"])
+    assert not [person for person in evaluated if person in texts]
+    names = demo_names(100, seed)
+    assert len(set(names)) == 100 and not set(names) & set(two_hop.load_people())
+    assert len(rows) == len(two_hop.world_knowledge_rows(["parks"])) + 3 * 100
+    favorites = [row["answer"] for row in demo_rows("parks", seed, 100) if row["attribute"] is None]
+    assert sorted(set(favorites)) == sorted(e["name"] for e in two_hop.load_table("parks").entities)
+
+
+@pytest.fixture(scope="module")
+def lora_run(tiny_model_dir, tmp_path_factory):
+    """A 2-step LoRA run reporting to W&B offline; records the live W&B run at finish."""
+    import wandb
+
+    out = tmp_path_factory.mktemp("lora") / "run"
+    wandb_dir = tmp_path_factory.mktemp("wandb")
+    seen = {}
+    real_finish = wandb.finish
+
+    def finish(*args, **kwargs):
+        run = wandb.run
+        seen.update(group=run.group, tags=list(run.tags), config=dict(run.config))
+        return real_finish(*args, **kwargs)
+
+    patch = pytest.MonkeyPatch()
+    patch.setattr(wandb, "finish", finish)
+    patch.setenv("WANDB_DIR", str(wandb_dir))
+    patch.setenv("WANDB_TAGS", "semi_synthetic,tiny")
+    patch.delenv("WANDB_RUN_GROUP", raising=False)
+    try:
+        results = run_recipe(
+            [
+                *TINY,
+                "--model_name_or_path",
+                str(tiny_model_dir),
+                "--output_dir",
+                str(out),
+                "--use_lora",
+                "true",
+                "--lora_r",
+                "4",
+                "--lora_alpha",
+                "8",
+                "--lora_target_modules",
+                "q_proj",
+                "v_proj",
+                "--report_to",
+                "wandb",
+            ]  # fmt: skip
+        )
+    finally:
+        patch.undo()
+    return out, results, wandb_dir, seen
+
+
+def test_lora_run_writes_every_split_metric(lora_run):
+    out, results, _, _ = lora_run
+    assert json.loads((out / "results.json").read_text()) == json.loads(json.dumps(results))
+    metrics = results["metrics"]
+    assert results["task"] == "semi_synthetic" and results["type"] == "parks"
+    assert 0.0 <= metrics["acc_a"] <= 1.0
+    for attribute in ATTRIBUTES:
+        nocot = metrics[f"eval_2hop_{attribute}_nocot_loss"]
+        shuffled = metrics[f"eval_2hop_{attribute}_nocot_shuffled_loss"]
+        assert metrics[f"loss_advantage_{attribute}"] == shuffled - nocot
+        assert metrics[f"eval_2hop_{attribute}_cot_loss"] > 0
+        for style in ("nocot", "cot"):
+            assert 0.0 <= metrics[f"acc_2hop_{attribute}_{style}"] <= 1.0
+    assert results["reference_for"]["acc_a"] == "best_accuracy"
+    assert results["reference"]["loss_advantage_without_link"] == 0.0
+    assert (out / "adapter_config.json").is_file()  # LoRA: the adapter is what is saved
+    history = json.loads((out / "trainer_state.json").read_text())["log_history"]
+    assert [h["step"] for h in history if "acc_a" in h] == [0, 2]  # at start, then step 2
+    assert [h["step"] for h in history if "loss_advantage_state" in h] == [0, 2]
+
+
+def test_wandb_offline_run_carries_group_tags_and_config_path(lora_run):
+    _, _, wandb_dir, seen = lora_run
+    label = "recipes/configs/semi_synthetic/parks.yaml"
+    assert seen["group"] == label
+    assert sorted(seen["tags"]) == ["semi_synthetic", "tiny"]
+    assert seen["config"]["experiment_config_path"] == label
+    [record] = list((wandb_dir / "wandb").glob("offline-run-*/run-*.wandb"))
+    assert label.encode() in record.read_bytes()  # the offline record holds the group
+
+
+@pytest.mark.slow
+def test_eval_only_gives_the_same_metrics_on_one_and_two_processes(tiny_model_dir, tmp_path):
+    trained = tmp_path / "trained"  # enough first-hop training for non-trivial accuracies
+    training = {"--max_steps": "200", "--learning_rate": "1e-2", "--eval_strategy": "no",
+                "--per_device_train_batch_size": "4", "--eval_on_start": "false",
+                "--report_to": "none", "--output_dir": str(trained),
+                "--model_name_or_path": str(tiny_model_dir)}  # fmt: skip
+    run_recipe([*TINY, *(item for pair in training.items() for item in pair)])
+    # One row per eval batch: a batch's mean loss would depend on how rows are split.
+    argv = [*TINY, "--model_name_or_path", str(trained), "--eval_only", "true",
+            "--report_to", "none", "--generation_batch_size", "3",
+            "--per_device_eval_batch_size", "1", "--max_new_tokens", "8"]  # fmt: skip
+    metrics = {}
+    for processes in (1, 2):
+        launcher = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node",
+                    str(processes)] if processes > 1 else [sys.executable]  # fmt: skip
+        target = tmp_path / f"eval{processes}"
+        proc = subprocess.run(
+            [*launcher, str(REPO / "recipes" / "semi_synthetic.py"), *argv,
+             "--output_dir", str(target)],  # fmt: skip
+            capture_output=True, text=True, cwd=REPO, timeout=900,
+        )  # fmt: skip
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        metrics[processes] = json.loads((target / "results.json").read_text())["metrics"]
+    splits = ["first_hop"] + [f"2hop_{a}_{s}" for a in ATTRIBUTES
+                              for s in ("nocot", "cot", "nocot_shuffled")]  # fmt: skip
+    keys = [f"eval_{split}_loss" for split in splits] + ["acc_a"]
+    keys += [f"acc_2hop_{a}_{s}" for a in ATTRIBUTES for s in ("nocot", "cot")]
+    keys += [f"loss_advantage_{a}" for a in ATTRIBUTES]
+    assert metrics[1]["acc_a"] > 0  # a comparison of non-trivial accuracies
+    assert {key: metrics[2][key] for key in keys} == {key: metrics[1][key] for key in keys}
+
+
+def test_user_table_replaces_the_shipped_one(tmp_path):
+    from latent_lab.training.sft import two_hop_splits
+
+    table = json.loads((resources.files(two_hop.DATA_PACKAGE) / "parks.json").read_text())
+    copy = tmp_path / "my_parks.json"
+    copy.write_text(json.dumps(table))
+    assert two_hop_splits("parks", table_file=copy) == two_hop.build_splits("parks")
+    table["entities"][0]["state"] = "Montana"
+    copy.write_text(json.dumps(table))
+    rows = two_hop_splits("parks", seed=3, table_file=copy)["2hop_state_nocot"]
+    yellowstone = [r for r in rows if r["answer_intermediate"] == "Yellowstone National Park"]
+    assert [r["answer"] for r in yellowstone] == ["Montana"]
+
+
+def bad_table(tmp_path):
+    table = json.loads((resources.files(two_hop.DATA_PACKAGE) / "parks.json").read_text())
+    del table["entities"][3]["code"]
+    path = tmp_path / "broken.json"
+    path.write_text(json.dumps(table))
+    return path
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--type", "moons"], "type: unknown e2 type 'moons'"),
+        (["--table_file", "BAD_TABLE"], "entity 'Zion National Park': missing attribute 'code'"),
+        (["--model_name_or_path", "/no/such/model"], "folder '/no/such/model' does not exist"),
+        (["--model_name_or_path", "meta-llama/Llama-3.1-8B-Instruct"], "the Hub is offline"),
+        (["--config", "no_such_type"], "--config: 'no_such_type' is neither a file"),
+        (["--world_knowledge", "true", "--model_name_or_path", "x/y"], "remove one of them"),
+    ],
+)
+def test_user_mistakes_exit_2_with_one_line(extra, message, tmp_path, capsys, monkeypatch):
+    from latent_lab.training.recipe import run_recipe as run_with_exit_codes
+    from recipes.semi_synthetic import main, make_parser
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    extra = [str(bad_table(tmp_path)) if value == "BAD_TABLE" else value for value in extra]
+    base = TINY[2:] if extra[0] == "--config" else TINY  # one --config only
+    argv = [*base, "--model_name_or_path", "meta-llama/Llama-3.1-8B-Instruct", *extra,
+            "--output_dir", str(tmp_path / "never")]  # fmt: skip
+    with pytest.raises(SystemExit) as raised:
+        run_with_exit_codes(make_parser(), main, argv)
+    assert raised.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0], err
+    assert not (tmp_path / "never").exists()
+
+
+def test_full_run_grid_is_17_type_configs_by_3_seeds(tmp_path):
+    from latent_lab.launch.grid import expand_grid, load_grid
+
+    tasks = expand_grid(load_grid(REPO / "recipes" / "grids" / "semi_synthetic" / "full_run.yaml"))
+    assert len(tasks) == 51 and len(two_hop.FULL_RUN_TYPES) == 17
+    assert [task.run_name for task in tasks[:4]] == [
+        "parks-seed1", "parks-seed2", "parks-seed3", "chemical_elements-seed1"
+    ]  # fmt: skip
+    assert [task.config["type"] for task in tasks] == [
+        e2_type for e2_type in two_hop.FULL_RUN_TYPES for _ in range(3)
+    ]
+    fourth = tasks[3].config
+    assert (fourth["config_name"], fourth["seed"]) == ("chemical_elements", 1)
+    assert fourth["wandb_group"] == "semi_synthetic_full/chemical_elements"
+    assert fourth["model_name_or_path"] == "meta-llama/Llama-3.1-8B-Instruct"
+
+
+def test_grid_config_list_crosses_with_other_keys(tmp_path, capsys):
+    import yaml
+
+    from latent_lab.cli import main as cli_main
+    from latent_lab.launch.grid import expand_grid, load_grid
+
+    values = {"config": ["bridges", "parks"], "learning_rate": [1.0e-6, 2.0e-6]}
+    grid = {"recipe": "semi_synthetic", "grid": values, "seeds": [1], "output_dir": str(tmp_path)}
+    path = tmp_path / "grid.yaml"
+    path.write_text(yaml.safe_dump(grid))
+    tasks = expand_grid(load_grid(path))
+    assert [task.run_name for task in tasks] == [
+        "bridges-lr1e-6-seed1", "bridges-lr2e-6-seed1", "parks-lr1e-6-seed1", "parks-lr2e-6-seed1"
+    ]  # fmt: skip
+    assert tasks[2].config["config_name"] == "parks/lr1e-6" and tasks[2].config["type"] == "parks"
+    path.write_text(yaml.safe_dump({**grid, "config": "parks"}))
+    assert cli_main(["launch", str(path), "--dry-run"]) == 2
+    assert "not both" in capsys.readouterr().err
+
+
+def test_two_hop_plot_means_and_intervals_over_seeds(tmp_path):
+    from scipy import stats
+
+    from latent_lab.analysis.two_hop_plot import main as plot_main
+
+    values = {"parks": [0.1, 0.3, 0.2], "bridges": [0.5, 0.5, 0.8]}
+    for e2_type, seeds in values.items():
+        attributes = two_hop.TYPE_ATTRIBUTES[e2_type]
+        for seed, value in enumerate(seeds):
+            metrics = {}
+            for k, attribute in enumerate(attributes):  # per-attribute spread around `value`
+                metrics[f"acc_2hop_{attribute}_nocot"] = value + 0.01 * (
+                    k - (len(attributes) - 1) / 2
+                )
+                metrics[f"acc_2hop_{attribute}_cot"] = 1.0
+                metrics[f"loss_advantage_{attribute}"] = -value
+            run = tmp_path / "runs" / f"{e2_type}-seed{seed}"
+            run.mkdir(parents=True)
+            results = {"task": "semi_synthetic", "type": e2_type, "seed": seed, "metrics": metrics}
+            (run / "results.json").write_text(json.dumps(results))
+    summary = plot_main([str(tmp_path / "runs"), "--output", str(tmp_path / "plot.png")])
+    assert [row["type"] for row in summary["types"]] == ["parks", "bridges"]  # spec order
+    for row in summary["types"]:
+        seeds = values[row["type"]]
+        mean = sum(seeds) / 3
+        half = stats.t.ppf(0.975, 2) * stats.tstd(seeds) / 3**0.5
+        nocot = row["nocot_accuracy"]
+        assert nocot["n"] == 3 and nocot["mean"] == pytest.approx(mean)
+        assert (nocot["ci95_low"], nocot["ci95_high"]) == pytest.approx((mean - half, mean + half))
+        assert row["cot_accuracy"]["mean"] == 1.0 and row["cot_accuracy"]["std"] == 0.0
+        assert row["loss_advantage"]["mean"] == pytest.approx(-mean)
+    assert (tmp_path / "plot.png").stat().st_size > 0 and (tmp_path / "plot.csv").is_file()
+
+
+@pytest.mark.slow
+def test_quickstart_runs_the_self_contained_pipeline(tmp_path, capsys):
+    from latent_lab.cli import main as cli_main
+
+    code = cli_main(["quickstart", "--task", "semi_synthetic", "--output-dir", str(tmp_path)])
+    assert code == 0
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    rows = {row["metric"]: row for row in summary["rows"]}
+    assert rows["acc_a"]["reference"] == "1.0000"
+    assert rows["loss_advantage_state"]["reference"] == "0.0000"
+    run = tmp_path / "semi_synthetic"
+    stage = json.loads((run / "world_knowledge" / "stage.json").read_text())
+    results = json.loads((run / "results.json").read_text())
+    assert results["world_knowledge"] == stage and 0.0 <= stage["recall"] <= 1.0
+    assert stage["num_fact_rows"] == len(two_hop.world_knowledge_rows(["parks"]))
+    assert "acc_world_knowledge" in results["metrics"]
