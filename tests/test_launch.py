@@ -5,6 +5,7 @@ import json
 import os
 import stat
 import subprocess
+from pathlib import Path
 
 import pytest
 import yaml
@@ -293,3 +294,19 @@ def test_real_char_stream_grid_then_aggregate(tmp_path, capsys):
     assert all(g["metrics"]["eval_loss"]["n"] == 2 for g in summary["groups"])
     code, summary, _ = run_cli(["launch", str(grid)], capsys)
     assert code == 0 and (summary["ran"], summary["skipped"]) == (0, 4)
+
+
+SHIPPED_GRIDS = sorted((Path(__file__).resolve().parents[1] / "recipes" / "grids").glob("*/*.yaml"))
+# The seeds' repeated runs: runs per config (5 for FSM priority-1 phases, 3 elsewhere).
+EXPECTED_TASKS = {"priority1": 7 * 5, "scaling": 4 * 3, "curriculum": 3, "finetune": 2 * 3,
+                  "experiment1_onfly": 2 * 3, "experiment1_finite": 2 * 3,
+                  "experiment1_graph_seeds": 2 * 6, "experiment2_onfly": 4 * 3,
+                  "experiment2_finite": 4 * 3, "experiment2_graph_seeds": 4 * 6,
+                  "full_run": 17 * 3}  # fmt: skip
+
+
+@pytest.mark.parametrize("path", SHIPPED_GRIDS, ids=lambda p: f"{p.parent.name}/{p.stem}")
+def test_shipped_grids_expand_to_the_seeds_runs(path):
+    tasks = expand_grid(load_grid(path))
+    assert len(tasks) == EXPECTED_TASKS[path.stem]
+    assert len({task.run_name for task in tasks}) == len(tasks)

@@ -93,7 +93,12 @@ def load_grid(path: str | os.PathLike) -> GridSpec:
         if data.get(name) in (None, ""):
             raise UserError(f"{source}: missing field {name!r}")
     recipe = _recipe_name(source, data["recipe"])
-    paths = [resolve_config(recipe, str(value)).resolve() for value in configs or [data["config"]]]
+    parser = recipe_parser(recipe)
+    # A bare name resolves where the recipe's own --config looks (fsm_curriculum: fsm_icl's).
+    config_task = getattr(parser, "task", recipe)
+    paths = [
+        resolve_config(config_task, str(value)).resolve() for value in configs or [data["config"]]
+    ]
     if len(set(paths)) != len(paths):
         raise UserError(f"{source}: grid.config names a config twice; list each once")
     spec = GridSpec(
@@ -105,20 +110,20 @@ def load_grid(path: str | os.PathLike) -> GridSpec:
         output_dir=Path(str(data["output_dir"])).expanduser().resolve(),
         slurm=_slurm_section(source, data.get("slurm")),
     )
-    check_keys_known(spec, recipe_known_keys(recipe))
+    check_keys_known(spec, set(parser.known_keys()))
     return spec
 
 
-def recipe_known_keys(recipe: str) -> set[str]:
-    """The config keys a recipe accepts, from its own parser (works for every recipe that
-    follows the `make_parser()` + `main(...)` convention)."""
+def recipe_parser(recipe: str):
+    """The recipe's own parser (every recipe follows the `make_parser()` + `main(...)`
+    convention): its config keys and the folder its bare config names resolve in."""
     module = load_recipe_module(recipe)
     if not callable(getattr(module, "make_parser", None)):
         raise UserError(
             f"recipes/{recipe}.py has no make_parser(); a recipe follows the "
             "make_parser() + main(...) convention (see recipes/char_stream.py)"
         )
-    return set(module.make_parser().known_keys())
+    return module.make_parser()
 
 
 def load_recipe_module(recipe: str):

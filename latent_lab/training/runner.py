@@ -66,7 +66,7 @@ def run_training(run: TaskRun, model_args, training_args, config_path, *extra_ar
     """Train, evaluate, save the model and write results.json; returns the results record."""
     import transformers
 
-    from latent_lab.models.factory import build_model, count_parameters
+    from latent_lab.models.factory import build_model
 
     start = time.time()
     config_name = training_args.config_name or (
@@ -110,28 +110,57 @@ def run_training(run: TaskRun, model_args, training_args, config_path, *extra_ar
     trainer.save_model()
     trainer.save_state()
 
-    results = None
-    if trainer.is_world_process_zero():
-        extra = run.finalize(trainer) if run.finalize else {}
-        results = make_results(
-            task=run.task,
-            config_name=config_name,
-            config_path=config_label(config_path),
-            run_name=training_args.run_name,
-            seed=training_args.seed,
-            model_type=trainer.accelerator.unwrap_model(trainer.model).config.model_type,
-            num_parameters=count_parameters(trainer.model),
-            metrics=metrics,
-            reference=run.reference,
-            reference_for=run.reference_for,
-            wall_time_s=time.time() - start,
-            config=dataclass_to_flat_dict(*extra_args, model_args, training_args),
-            output_dir=training_args.output_dir,
-            **extra,
-        )
-        write_results(training_args.output_dir, results)
+    results = record_results(
+        run,
+        trainer,
+        metrics,
+        config_name,
+        config_path,
+        start,
+        model_args,
+        training_args,
+        *extra_args,
+    )
+    if results is not None:
         _write_report(training_args.output_dir)
     trainer.accelerator.wait_for_everyone()
+    return results
+
+
+def record_results(
+    run: TaskRun,
+    trainer,
+    metrics: dict,
+    config_name: str,
+    config_path,
+    start: float,
+    model_args,
+    training_args,
+    *extra_args,
+) -> dict | None:
+    """Write results.json on the main process and return its record (None on the others)."""
+    from latent_lab.models.factory import count_parameters
+
+    if not trainer.is_world_process_zero():
+        return None
+    extra = run.finalize(trainer) if run.finalize else {}
+    results = make_results(
+        task=run.task,
+        config_name=config_name,
+        config_path=config_label(config_path),
+        run_name=training_args.run_name,
+        seed=training_args.seed,
+        model_type=trainer.accelerator.unwrap_model(trainer.model).config.model_type,
+        num_parameters=count_parameters(trainer.model),
+        metrics=metrics,
+        reference=run.reference,
+        reference_for=run.reference_for,
+        wall_time_s=time.time() - start,
+        config=dataclass_to_flat_dict(*extra_args, model_args, training_args),
+        output_dir=training_args.output_dir,
+        **extra,
+    )
+    write_results(training_args.output_dir, results)
     return results
 
 

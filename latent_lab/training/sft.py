@@ -189,11 +189,9 @@ class LossAdvantageCallback(TrainerCallback):
 def evaluate_checkpoint(run, model_args, training_args, config_path, *extra_args) -> dict | None:
     """Evaluate run.model on every split (losses, accuracies, advantages) without training;
     results.json on the main process, like a training run's."""
-    from latent_lab.config import config_name_of, dataclass_to_flat_dict
-    from latent_lab.models.factory import count_parameters
-    from latent_lab.training.results import make_results, write_results
-    from latent_lab.training.runner import prepare_output_dir
-    from latent_lab.training.tracking import config_label, configure_wandb
+    from latent_lab.config import config_name_of
+    from latent_lab.training.runner import prepare_output_dir, record_results
+    from latent_lab.training.tracking import configure_wandb
 
     start = time.time()
     name = training_args.config_name or (config_name_of(config_path) if config_path else "default")
@@ -211,26 +209,9 @@ def evaluate_checkpoint(run, model_args, training_args, config_path, *extra_args
     for make_callback in run.callback_factories:
         trainer.add_callback(make_callback(trainer))
     metrics = trainer.evaluate()
-    results = None
-    if trainer.is_world_process_zero():
-        model = trainer.accelerator.unwrap_model(trainer.model)
-        results = make_results(
-            task=run.task,
-            config_name=name,
-            config_path=config_label(config_path),
-            run_name=training_args.run_name,
-            seed=training_args.seed,
-            model_type=model.config.model_type,
-            num_parameters=count_parameters(model),
-            metrics=metrics,
-            reference=run.reference,
-            reference_for=run.reference_for,
-            wall_time_s=time.time() - start,
-            config=dataclass_to_flat_dict(*extra_args, model_args, training_args),
-            output_dir=training_args.output_dir,
-            **(run.finalize(trainer) if run.finalize else {}),
-        )
-        write_results(training_args.output_dir, results)
+    results = record_results(
+        run, trainer, metrics, name, config_path, start, model_args, training_args, *extra_args
+    )
     trainer.accelerator.wait_for_everyone()
     return results
 
