@@ -259,7 +259,6 @@ def test_graph_mistake_names_the_node(tmp_path, capsys):
     assert "node 'Z'" in capsys.readouterr().err
 
 
-@pytest.mark.slow
 def test_metrics_are_the_same_on_one_and_two_processes(graph_file, tmp_path):
     """7 validation sequences in batches of 2: ranks get uneven shares and Trainer pads one;
     gathered metrics must still cover each sequence exactly once. lr ~ 0 keeps both models at

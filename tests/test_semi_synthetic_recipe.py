@@ -193,7 +193,6 @@ def test_wandb_offline_run_carries_group_tags_and_config_path(lora_run):
     assert label.encode() in record.read_bytes()  # the offline record holds the group
 
 
-@pytest.mark.slow
 def test_eval_only_gives_the_same_metrics_on_one_and_two_processes(tiny_model_dir, tmp_path):
     trained = tmp_path / "trained"  # enough first-hop training for non-trivial accuracies
     training = {"--max_steps": "200", "--learning_rate": "1e-2", "--eval_strategy": "no",
