@@ -47,8 +47,13 @@ def dataset_vocabulary(dataset_dict) -> list[str]:
     """The sorted characters of every split's `text`: the builder's and nanoGPT's vocabulary."""
     characters: set[str] = set()
     for split in dataset_dict.values():
-        characters.update("".join(split["text"]))
+        characters.update(split_text(split))
     return sorted(characters)
+
+
+def split_text(split) -> str:
+    """A split's `text` joined, read from Arrow at once (iterating rows is 100x slower)."""
+    return "".join(split.data.column("text").to_pylist())
 
 
 def tokenizer_from_dataset(dataset_dict):

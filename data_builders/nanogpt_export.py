@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from data_builders.char_tokenizer import dataset_vocabulary
+from data_builders.char_tokenizer import dataset_vocabulary, split_text
 from latent_lab.errors import UserError
 
 # nanoGPT's file name for each split of ours.
@@ -37,7 +37,7 @@ def _split_ids(dataset_dict, stoi: dict) -> dict[str, np.ndarray]:
         if split not in dataset_dict:
             found = ", ".join(dataset_dict) or "none"
             raise UserError(f"dataset: no {split!r} split for {file_name} (splits: {found})")
-        text = "".join(dataset_dict[split]["text"])
+        text = split_text(dataset_dict[split])
         ids[file_name] = np.array([stoi[ch] for ch in text], dtype=np.uint16)
     return ids
 

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import numpy as np
-
 from latent_lab.errors import UserError
 from latent_lab.tasks.char_streams import BUILTIN_STREAMS
 from latent_lab.training.recipe import recipe_parser, run_recipe
@@ -68,15 +66,15 @@ def main(data_args, model_args, training_args, config_path=None) -> dict | None:
     from data_builders.registry import build_dataset
     from latent_lab.metrics.answer_accuracy import AnswerAccuracyCallback, best_answer_accuracy
     from latent_lab.training.runner import TaskRun, run_training
-    from latent_lab.training.windows import RandomWindows
+    from latent_lab.training.windows import RandomWindows, flat_tokens
 
     if training_args.max_steps < 1:
         raise UserError("max_steps: char streams train for a number of steps; set max_steps >= 1")
     name = data_args.stream if data_args.stream in BUILTIN_STREAMS else None
     dataset = build_dataset("char_stream", name, **data_args.builder_fields())
     tokenizer = tokenizer_from_dataset(dataset)
-    train_tokens = np.concatenate(dataset["train"]["input_ids"])
-    val_tokens = np.concatenate(dataset["validation"]["input_ids"])
+    train_tokens = flat_tokens(dataset["train"])
+    val_tokens = flat_tokens(dataset["validation"])
     windows_needed = (
         training_args.max_steps
         * training_args.per_device_train_batch_size
