@@ -83,23 +83,36 @@ def run(args) -> dict:
 
 
 def _plot(rows, path: Path) -> Path:
+    """One panel per task: each headline metric as a bar, its exact reference as a tick."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    labels = [f"{task}\n{metric}" for task, _, metric, _, _ in rows]
-    values = [float(value) for _, _, _, value, _ in rows]
-    references = [float(r) if r != "n/a" else float("nan") for *_, r in rows]
-    figure, axis = plt.subplots(figsize=(max(4, 1.6 * len(rows)), 3.5))
-    positions = range(len(rows))
-    axis.bar([p - 0.2 for p in positions], values, width=0.4, label="model")
-    axis.bar([p + 0.2 for p in positions], references, width=0.4, label="exact reference")
-    axis.set_xticks(list(positions), labels, fontsize=8)
-    axis.set_title("latent-lab quickstart")
-    axis.legend()
+    tasks = list(dict.fromkeys(task for task, *_ in rows))
+    columns = min(2, len(tasks))
+    grid_rows = -(-len(tasks) // columns)
+    figure, axes = plt.subplots(
+        grid_rows, columns, figsize=(6.5 * columns, 3.2 * grid_rows), squeeze=False
+    )
+    for axis, task in zip(axes.flat, tasks, strict=False):
+        mine = [row for row in rows if row[0] == task]
+        positions = list(range(len(mine)))
+        values = [float(row[3]) for row in mine]
+        references = [float(row[4]) if row[4] != "n/a" else float("nan") for row in mine]
+        axis.barh(positions, values, color="tab:blue", label="model")
+        axis.scatter(references, positions, marker="|", s=400, color="tab:orange",
+                     linewidths=3, label="exact reference", zorder=3)  # fmt: skip
+        axis.set_yticks(positions, [row[2] for row in mine], fontsize=8)
+        axis.invert_yaxis()
+        axis.set_title(f"{task}: {mine[0][1]}", fontsize=9)
+        axis.grid(axis="x", alpha=0.3)
+    for axis in list(axes.flat)[len(tasks) :]:
+        axis.set_visible(False)
+    axes.flat[0].legend(fontsize=8, loc="lower right")
+    figure.suptitle("latent-lab quickstart (toy sizes): model vs exact reference")
     figure.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=120)
+    figure.savefig(path, dpi=110)
     plt.close(figure)
     return path
