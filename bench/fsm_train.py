@@ -131,7 +131,7 @@ def main() -> None:
     print(f"recipe path (Trainer): {steps_per_s:8.1f} steps/s  {tokens_per_s:10,.0f} tokens/s")
     print(f"one validation pass:   {evaluation:8.2f} s")
     print(f"full phase estimate:   {total_steps:,} steps ({shape['steps_per_epoch']} x "
-          f"{shape['epochs']:g} epochs) + {shape['epochs']:g} evaluations = "
+          f"{shape['epochs']:g} epochs) + {shape['epochs'] + 2:g} evaluations = "
           f"{estimate / 60:.1f} min")  # fmt: skip
     if args.hand_loop:
         hand = hand_loop_seconds(args.config, args.steps, args.device)

@@ -38,7 +38,13 @@ class CurriculumArguments:
         import yaml
 
         if isinstance(self.stages, str):
-            self.stages = yaml.safe_load(self.stages)
+            try:
+                self.stages = yaml.safe_load(self.stages)
+            except yaml.YAMLError:
+                raise UserError(
+                    f"stages: {self.stages!r} is not valid YAML; write a list such as "
+                    "[{dataset: 3s3a}, {dataset: 5s5a}]"
+                ) from None
 
 
 def make_parser():
@@ -64,7 +70,7 @@ def main(curriculum_args, data_args, model_args, training_args, config_path=None
         previous_dir = planned[-1][2].output_dir
     validate_plan(planned)  # every mistake surfaces before any training
     records = [run_stage(*arguments, config_path) for arguments in planned]
-    if records[-1] is None:  # not the main process
+    if records[-1] is None or training_args.process_index != 0:  # not the main process
         return None
     summary = {
         **records[-1],
@@ -72,7 +78,7 @@ def main(curriculum_args, data_args, model_args, training_args, config_path=None
         "run_name": training_args.run_name,
         "output_dir": str(root),
         "wall_time_s": round(time.time() - start, 3),
-        "final_model_dir": records[-1]["output_dir"],
+        "final_model_dir": str(Path(records[-1]["output_dir"]).resolve()),
         "stages": [stage_summary(record) for record in records],
         "config": {**records[-1]["config"], "stages": stages},
     }

@@ -67,7 +67,13 @@ class FSMArguments:
         import yaml
 
         if isinstance(self.dataset_options, str):
-            self.dataset_options = yaml.safe_load(self.dataset_options)
+            try:
+                self.dataset_options = yaml.safe_load(self.dataset_options)
+            except yaml.YAMLError:
+                raise UserError(
+                    f"dataset_options: {self.dataset_options!r} is not valid YAML; "
+                    "write a mapping such as {absorbing: true}"
+                ) from None
         if self.dataset_options is not None and not isinstance(self.dataset_options, dict):
             raise UserError("dataset_options: expected a mapping such as {length_jitter: 0.1}")
 

@@ -43,7 +43,8 @@ class SemiSyntheticArguments:
             raise UserError(
                 f"type: unknown e2 type {self.type!r}; choose one of {', '.join(TYPES)}"
             )
-        for name in ("num_shuffles", "generation_batch_size", "max_new_tokens"):
+        for name in ("num_shuffles", "generation_batch_size", "max_new_tokens",
+                     "cot_max_new_tokens"):  # fmt: skip
             if getattr(self, name) < 1:
                 raise UserError(f"{name}: must be >= 1, got {getattr(self, name)}")
 
@@ -90,6 +91,11 @@ def main(task_args, knowledge_args, lora_args, model_args, training_args, config
     from latent_lab.training.world_knowledge import recall_set, train_world_knowledge
 
     check_model_source(task_args, knowledge_args)
+    if knowledge_args.world_knowledge and model_args.model_type in ("lstm", "rnn"):
+        raise UserError(
+            f"model_type: world_knowledge needs a transformer (llama or gpt2), got "
+            f"{model_args.model_type!r}: chat prompts are scored in left-padded batches"
+        )
     splits = sft.two_hop_splits(
         task_args.type, task_args.pairing_seed, task_args.num_shuffles, task_args.table_file
     )

@@ -219,3 +219,15 @@ def test_exact_measure_separates_the_seeds_compression_equivalent_pairs():
     small_Z = difficulty.measure_pair("experiment1", spec, 5.7e-2, 1e-3, chosen)
     assert abs(small_X["compression_rate"] - small_Z["compression_rate"]) < 0.03
     assert small_X["bayes_entropy_rate"] - small_Z["bayes_entropy_rate"] > 0.08
+
+
+def test_graph_seeds_count_or_list_and_bad_grid_values():
+    from latent_lab.commands.gssm import _normalised, _seed_flag
+    from latent_lab.errors import UserError
+
+    assert _normalised({"graph_seeds": 3})["graph_seeds"] == (0, 1, 2)
+    assert _normalised({"graph_seeds": [3]})["graph_seeds"] == (3,)  # a YAML list is a list
+    assert _normalised({"graph_seeds": _seed_flag("3")})["graph_seeds"] == (0, 1, 2)
+    assert _normalised({"graph_seeds": _seed_flag("0,3,7")})["graph_seeds"] == (0, 3, 7)
+    with pytest.raises(UserError, match="grid is MIN,MAX,POINTS"):
+        _normalised({"grid": [1e-3, 1, float("inf")]})

@@ -181,6 +181,7 @@ BAD_INPUTS = [
     (["--num_actions", "11"], "num_actions"),
     (["--num_demos", "0"], "num_demos"),
     (["--demo_length", "0"], "demo_length"),
+    (["--dataset_options", "{absorbing: true"], "dataset_options"),  # unclosed YAML mapping
     (["--config", "phase9_9"], "--config"),
     (["--init_from", "/no/such/run"], "init_from"),
     (["--config", "phase6_1"], "fsm_curriculum.py"),  # a curriculum config given to fsm_icl.py

@@ -251,6 +251,7 @@ def bad_table(tmp_path):
     ("extra", "message"),
     [
         (["--type", "moons"], "type: unknown e2 type 'moons'"),
+        (["--cot_max_new_tokens", "0"], "cot_max_new_tokens: must be >= 1"),
         (["--table_file", "BAD_TABLE"], "entity 'Zion National Park': missing attribute 'code'"),
         (["--model_name_or_path", "/no/such/model"], "folder '/no/such/model' does not exist"),
         (["--model_name_or_path", "meta-llama/Llama-3.1-8B-Instruct"], "the Hub is offline"),

@@ -210,7 +210,7 @@ def difficulty_settings(args):
     graphs, fields = split_config(name, data, base, {*config_fields("gssm"), *DIFFICULTY_KEYS})
     flags = {
         "grid": _numbers(args.grid, "--grid") if args.grid else None,
-        "graph_seeds": _numbers(args.graph_seeds, "--graph-seeds") if args.graph_seeds else None,
+        "graph_seeds": _seed_flag(args.graph_seeds) if args.graph_seeds else None,
         "reference": _numbers(args.reference, "--reference") if args.reference else None,
         "num_sequences": args.num_sequences, "seq_len": args.seq_len,
         "data_seed": args.data_seed, "measure": args.measure, "target": args.target,
@@ -234,6 +234,12 @@ def _numbers(text: str, flag: str) -> list[float]:
         raise UserError(f"{flag}: expected comma-separated numbers, got {text!r}") from None
 
 
+def _seed_flag(text: str):
+    """--graph-seeds: one number is a count, several (0,3,7) a list."""
+    numbers = _numbers(text, "--graph-seeds")
+    return numbers[0] if len(numbers) == 1 else numbers
+
+
 def _normalised(values: dict) -> dict:
     """YAML and flag values -> the settings' types, with one-line errors naming the field."""
     out = dict(values)
@@ -242,9 +248,8 @@ def _normalised(values: dict) -> dict:
             low, high, points = (float(v) for v in out["grid"])
             out["grid"] = (low, high, int(points) if points == int(points) else points)
         if "graph_seeds" in out:
-            seeds = out["graph_seeds"]
-            seeds = list(seeds) if isinstance(seeds, list) else [seeds]
-            seeds = list(range(int(seeds[0]))) if len(seeds) == 1 else seeds
+            seeds = out["graph_seeds"]  # a count N (seeds 0..N-1) or a list of seeds
+            seeds = list(seeds) if isinstance(seeds, (list, tuple)) else range(int(seeds))
             out["graph_seeds"] = tuple(int(s) for s in seeds)
         if "reference" in out:
             alpha_X, alpha_Z = (float(v) for v in out["reference"])
@@ -255,7 +260,7 @@ def _normalised(values: dict) -> dict:
         for key in ("num_sequences", "seq_len", "data_seed"):
             if key in out:
                 out[key] = int(out[key])
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise UserError(
             f"difficulty settings: bad value in {sorted(values)}; grid is MIN,MAX,POINTS, "
             "reference AX,AZ, graph_seeds a count or a list"

@@ -90,6 +90,8 @@ def _plot(rows, path: Path) -> Path:
     import matplotlib.pyplot as plt
 
     tasks = list(dict.fromkeys(task for task, *_ in rows))
+    if not tasks:
+        return path
     columns = min(2, len(tasks))
     grid_rows = -(-len(tasks) // columns)
     figure, axes = plt.subplots(

@@ -150,6 +150,12 @@ class GenerationAccuracyCallback(TrainerCallback):
         self.samples: list[dict] = []  # the last evaluation's samples (main process's shard)
         self._scored_step: int | None = None
 
+    def on_train_end(self, args, state, control, **kwargs):
+        # With the best checkpoint reloaded, the evaluations after training see another model
+        # at the same step: score them again.
+        if args.load_best_model_at_end and state.best_model_checkpoint:
+            self._scored_step = None
+
     def on_evaluate(self, args, state, control, metrics=None, **kwargs):
         if self._scored_step != state.global_step:  # skip the other splits of this step
             self._scored_step = state.global_step

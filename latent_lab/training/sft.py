@@ -81,20 +81,22 @@ def load_model_and_tokenizer(name_or_path: str, dtype: str = "auto", option="mod
     source = str(folder) if folder.exists() else name_or_path
     try:
         tokenizer = AutoTokenizer.from_pretrained(source)  # first: fails fast, before the weights
+        if not tokenizer.chat_template:
+            raise UserError(
+                f"{option}: {name_or_path!r} has no chat template; use an instruct model"
+            )
         if (folder / "adapter_config.json").is_file():
             from peft import AutoPeftModelForCausalLM
 
             model = AutoPeftModelForCausalLM.from_pretrained(source, dtype=dtype)
         else:
             model = AutoModelForCausalLM.from_pretrained(source, dtype=dtype)
-    except OSError as error:
+    except (OSError, ValueError) as error:  # ValueError: a name the Hub rejects, unknown model
         raise _loading_error(name_or_path, error, option, folder.exists()) from None
-    if not tokenizer.chat_template:
-        raise UserError(f"{option}: {name_or_path!r} has no chat template; use an instruct model")
     return model, tokenizer
 
 
-def _loading_error(name: str, error: OSError, option: str, local: bool) -> UserError:
+def _loading_error(name: str, error: Exception, option: str, local: bool) -> UserError:
     from huggingface_hub import constants
 
     text = " ".join(str(error).split())

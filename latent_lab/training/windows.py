@@ -14,6 +14,8 @@ def flat_tokens(split, column: str = "input_ids") -> np.ndarray:
     of a datasets Column takes minutes for a million tokens)."""
     import pyarrow.compute as pc
 
+    if split._indices is not None:  # a select/shuffle/filter view: materialise its rows
+        split = split.flatten_indices()
     values = pc.list_flatten(split.data.column(column))
     return values.to_numpy().astype(np.int64, copy=False)
 
