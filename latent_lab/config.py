@@ -174,6 +174,15 @@ def parse_override(text: str) -> tuple[str, object]:
     return key, value
 
 
+def yaml_field(field_name: str, text: str, example: str):
+    """A field given as YAML text on the command line (a mapping, a list), parsed safely; bad
+    YAML is a one-line UserError naming the field."""
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError:
+        raise UserError(f"{field_name}: {text!r} is not valid YAML; write e.g. {example}") from None
+
+
 def argparse_one_line_errors(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """Make an argparse parser raise UserError (one line, exit 2) instead of printing usage."""
 

@@ -18,6 +18,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from latent_lab.config import yaml_field
 from latent_lab.errors import UserError
 from latent_lab.training.recipe import run_recipe
 from recipes import fsm_icl
@@ -35,16 +36,8 @@ class CurriculumArguments:
     )  # fmt: skip
 
     def __post_init__(self):
-        import yaml
-
         if isinstance(self.stages, str):
-            try:
-                self.stages = yaml.safe_load(self.stages)
-            except yaml.YAMLError:
-                raise UserError(
-                    f"stages: {self.stages!r} is not valid YAML; write a list such as "
-                    "[{dataset: 3s3a}, {dataset: 5s5a}]"
-                ) from None
+            self.stages = yaml_field("stages", self.stages, "[{dataset: 3s3a}, {dataset: 5s5a}]")
 
 
 def make_parser():

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from transformers.trainer_utils import IntervalStrategy, SaveStrategy
 
-from latent_lab.config import LabParser, load_yaml
+from latent_lab.config import LabParser, load_yaml, yaml_field
 from latent_lab.errors import UserError
 from latent_lab.models.arguments import ModelArguments
 from latent_lab.training.arguments import LabTrainingArguments
@@ -64,16 +64,10 @@ class FSMArguments:
     )
 
     def __post_init__(self):
-        import yaml
-
         if isinstance(self.dataset_options, str):
-            try:
-                self.dataset_options = yaml.safe_load(self.dataset_options)
-            except yaml.YAMLError:
-                raise UserError(
-                    f"dataset_options: {self.dataset_options!r} is not valid YAML; "
-                    "write a mapping such as {absorbing: true}"
-                ) from None
+            self.dataset_options = yaml_field(
+                "dataset_options", self.dataset_options, "{absorbing: true}"
+            )
         if self.dataset_options is not None and not isinstance(self.dataset_options, dict):
             raise UserError("dataset_options: expected a mapping such as {length_jitter: 0.1}")
 
