@@ -159,6 +159,23 @@ def test_curves_overlay_runs_with_dashed_reference_lines(tmp_path):
     }
 
 
+def _legend_is_beside_panel(axes) -> bool:
+    renderer = axes.figure.canvas.get_renderer()
+    axes.figure.draw(renderer)
+    legend = axes.get_legend().get_window_extent(renderer)
+    return legend.x0 >= axes.get_window_extent(renderer).x1
+
+
+def test_many_runs_put_the_legend_beside_the_curves(tmp_path):
+    few = [load_run(write_run(tmp_path / f"few{i}", f"few{i}", 0.5, 0.7)) for i in range(2)]
+    many = [load_run(write_run(tmp_path / f"run{i}", f"run{i}", 0.5, 0.7)) for i in range(10)]
+    assert not _legend_is_beside_panel(loss_curve_figure(few).axes[0])
+    figure = loss_curve_figure(many)
+    assert figure.get_size_inches()[0] > loss_curve_figure(few).get_size_inches()[0]
+    assert _legend_is_beside_panel(figure.axes[0])  # 20 curves + the reference line
+    assert _legend_is_beside_panel(figure.axes[1])  # 10 accuracy curves + the reference line
+
+
 def test_comparison_lists_only_the_changed_config_and_names_the_best_run(tmp_path):
     basic = write_run(tmp_path / "out" / "basic", "basic", 0.62, 0.71)
     wider = write_run(tmp_path / "out" / "wider", "wider", 0.91, 0.52, {"hidden_size": 256})

@@ -15,6 +15,8 @@ from matplotlib.figure import Figure
 from latent_lab.analysis.run_files import EVAL_LOSS_KEY, TRAIN_LOSS_KEY, RunFolder
 
 REFERENCE_COLOR = "0.35"
+# More legend entries than this go beside the panel: inside, they would cover the curves.
+LEGEND_INSIDE_MAX = 8
 
 
 def plot_loss_curves(runs: list[RunFolder], out_path: str | os.PathLike) -> Path:
@@ -29,8 +31,9 @@ def loss_curve_figure(runs: list[RunFolder]) -> Figure:
     """The figure plot_loss_curves saves: loss panel first, accuracy panel second if any."""
     accuracy_keys = sorted({key for run in runs for key in run.logged_accuracy_keys()})
     panels = 2 if accuracy_keys else 1
+    panel_width = 9.0 if 2 * len(runs) > LEGEND_INSIDE_MAX else 6.5  # room for a legend beside
     # Figure + Agg canvas directly: no pyplot global state, works headless.
-    figure = Figure(figsize=(6.5 * panels, 4.2), layout="constrained")
+    figure = Figure(figsize=(panel_width * panels, 4.2), layout="constrained")
     FigureCanvasAgg(figure)
     _draw_loss_panel(figure.add_subplot(1, panels, 1), runs)
     if accuracy_keys:
@@ -99,7 +102,10 @@ def _finish_axes(axes, ylabel: str, drew_any: bool) -> None:
     if not drew_any:
         message = "no training log (trainer_state.json) found"
         axes.text(0.5, 0.5, message, ha="center", va="center", transform=axes.transAxes)
-    if axes.get_legend_handles_labels()[0]:
+    entries = len(axes.get_legend_handles_labels()[0])
+    if entries > LEGEND_INSIDE_MAX:
+        axes.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
+    elif entries:
         axes.legend(fontsize=8)
 
 
