@@ -31,7 +31,9 @@ def loss_curve_figure(runs: list[RunFolder]) -> Figure:
     """The figure plot_loss_curves saves: loss panel first, accuracy panel second if any."""
     accuracy_keys = sorted({key for run in runs for key in run.logged_accuracy_keys()})
     panels = 2 if accuracy_keys else 1
-    panel_width = 9.0 if 2 * len(runs) > LEGEND_INSIDE_MAX else 6.5  # room for a legend beside
+    # Room for a legend beside a panel: train + eval loss, or each accuracy key, per run.
+    curves_per_panel = max(2, len(accuracy_keys)) * len(runs)
+    panel_width = 9.0 if curves_per_panel > LEGEND_INSIDE_MAX else 6.5
     # Figure + Agg canvas directly: no pyplot global state, works headless.
     figure = Figure(figsize=(panel_width * panels, 4.2), layout="constrained")
     FigureCanvasAgg(figure)
