@@ -1,12 +1,10 @@
 """The char-stream recipe end to end: a tiny training, results.json, report, sampling, resume."""
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from recipe_processes import run_recipe_process
 
 from latent_lab.cli import main as cli_main
 
@@ -117,11 +115,8 @@ def _train_losses(run_dir):
 
 def test_unknown_stream_is_exit_2_and_writes_nothing(tmp_path):
     out = tmp_path / "never"
-    proc = subprocess.run(
-        [sys.executable, str(REPO / "recipes" / "char_stream.py"), *TINY,
-         "--stream", "no_such_stream", "--output_dir", str(out)],  # fmt: skip
-        capture_output=True, text=True, cwd=tmp_path, env={**os.environ},
-    )  # fmt: skip
+    argv = [*TINY, "--stream", "no_such_stream", "--output_dir", str(out)]
+    proc = run_recipe_process("char_stream", argv, cwd=tmp_path)
     assert proc.returncode == 2
     assert len(proc.stderr.strip().splitlines()) == 1 and "stream" in proc.stderr
     assert not out.exists()
@@ -129,11 +124,9 @@ def test_unknown_stream_is_exit_2_and_writes_nothing(tmp_path):
 
 def test_two_process_torchrun_on_cpu(tmp_path):
     out = tmp_path / "ddp"
-    proc = subprocess.run(
-        [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
-         str(REPO / "recipes" / "char_stream.py"), *TINY, "--output_dir", str(out)],  # fmt: skip
-        capture_output=True, text=True, cwd=tmp_path, timeout=600,
-    )  # fmt: skip
+    proc = run_recipe_process(
+        "char_stream", [*TINY, "--output_dir", str(out)], processes=2, cwd=tmp_path, timeout=600
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     results = json.loads((out / "results.json").read_text())
     assert results["metrics"]["answer_accuracy"] >= 0.0

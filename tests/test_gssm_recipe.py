@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 import yaml
+from recipe_processes import run_recipe_process
 
 from latent_lab.config import available_configs
 from latent_lab.tasks.gssm import GSSM, load_graph
@@ -263,21 +264,12 @@ def test_metrics_are_the_same_on_one_and_two_processes(graph_file, tmp_path):
     """7 validation sequences in batches of 2: ranks get uneven shares and Trainer pads one;
     gathered metrics must still cover each sequence exactly once. lr ~ 0 keeps both models at
     the same initialisation, so their losses can be compared too."""
-    import subprocess
-    import sys
-    from pathlib import Path
-
-    repo = Path(__file__).resolve().parents[1]
     argv = ["--graph", str(graph_file), *TINY_RUN, "--num_validation", "7", "--max_steps", "1",
             "--learning_rate", "1e-12", "--per_device_eval_batch_size", "2"]  # fmt: skip
     metrics = {}
     for processes in (1, 2):
-        launcher = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node",
-                    str(processes)] if processes > 1 else [sys.executable]  # fmt: skip
         target = tmp_path / f"run{processes}"
-        proc = subprocess.run([*launcher, str(repo / "recipes" / "gssm.py"), *argv,
-                               "--output_dir", str(target)], capture_output=True, text=True,
-                              cwd=repo, timeout=900)  # fmt: skip
+        proc = run_recipe_process("gssm", [*argv, "--output_dir", str(target)], processes=processes)
         assert proc.returncode == 0, proc.stderr[-3000:]
         metrics[processes] = json.loads((target / "results.json").read_text())["metrics"]
     for key in ("bayes_loss", "bayes_accuracy", "eval_accuracy"):

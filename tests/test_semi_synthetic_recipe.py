@@ -2,12 +2,11 @@
 with W&B offline, evaluation on 1 vs 2 processes, user tables, grids, the plot, exit code 2."""
 
 import json
-import subprocess
-import sys
 from importlib import resources
 from pathlib import Path
 
 import pytest
+from recipe_processes import run_recipe_process
 
 from data_builders.word_tokenizer import word_tokenizer
 from latent_lab.tasks import two_hop
@@ -206,14 +205,10 @@ def test_eval_only_gives_the_same_metrics_on_one_and_two_processes(tiny_model_di
             "--per_device_eval_batch_size", "1", "--max_new_tokens", "8"]  # fmt: skip
     metrics = {}
     for processes in (1, 2):
-        launcher = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node",
-                    str(processes)] if processes > 1 else [sys.executable]  # fmt: skip
         target = tmp_path / f"eval{processes}"
-        proc = subprocess.run(
-            [*launcher, str(REPO / "recipes" / "semi_synthetic.py"), *argv,
-             "--output_dir", str(target)],  # fmt: skip
-            capture_output=True, text=True, cwd=REPO, timeout=900,
-        )  # fmt: skip
+        proc = run_recipe_process(
+            "semi_synthetic", [*argv, "--output_dir", str(target)], processes=processes
+        )
         assert proc.returncode == 0, proc.stderr[-3000:]
         metrics[processes] = json.loads((target / "results.json").read_text())["metrics"]
     splits = ["first_hop"] + [f"2hop_{a}_{s}" for a in ATTRIBUTES
