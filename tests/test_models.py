@@ -15,7 +15,6 @@ from latent_lab.models import (
     MODEL_TYPES,
     LSTMForCausalLM,
     ModelArguments,
-    RNNForCausalLM,
     build_model,
     count_parameters,
     num_parameters,
@@ -114,41 +113,6 @@ def test_save_and_load_give_identical_logits(model_type, tmp_path):
     input_ids = random_tokens(2, 9)
     with torch.no_grad():
         assert torch.equal(model(input_ids=input_ids).logits, loaded(input_ids=input_ids).logits)
-
-
-def greedy_by_full_forwards(model, input_ids: torch.Tensor, new_tokens: int) -> torch.Tensor:
-    """Reference decoding: rerun the whole sequence each step, take the last argmax."""
-    sequence = input_ids
-    with torch.no_grad():
-        for _ in range(new_tokens):
-            next_token = model(input_ids=sequence).logits[:, -1].argmax(dim=-1, keepdim=True)
-            sequence = torch.cat([sequence, next_token], dim=1)
-    return sequence
-
-
-@pytest.mark.parametrize("model_type", MODEL_TYPES)
-def test_greedy_generate_matches_full_forward_loop(model_type):
-    model = build_model(tiny_args(model_type), VOCAB).eval()
-    step_lengths = []
-    model.register_forward_pre_hook(
-        lambda module, args, kwargs: step_lengths.append(kwargs["input_ids"].shape[1]),
-        with_kwargs=True,
-    )
-    prompt = random_tokens(3, 6)
-    generated = model.generate(prompt, max_new_tokens=8, do_sample=False)
-    # after the prompt, each step feeds only the newest token (the cache carries the rest)
-    assert step_lengths == [6] + [1] * 7
-    assert torch.equal(generated, greedy_by_full_forwards(model, prompt, 8))
-
-
-@pytest.mark.parametrize("model_class", [LSTMForCausalLM, RNNForCausalLM])
-def test_beam_search_reorders_recurrent_state(model_class):
-    model = build_model(tiny_args(model_class.config_class.model_type), VOCAB).eval()
-    prompt = random_tokens(2, 5)
-    options = dict(max_new_tokens=6, num_beams=3, do_sample=False)
-    with_state = model.generate(prompt, **options)
-    recomputed = model.generate(prompt, use_cache=False, **options)
-    assert torch.equal(with_state, recomputed)
 
 
 @pytest.mark.parametrize("model_type", RECURRENT_TYPES)

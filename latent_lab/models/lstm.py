@@ -1,7 +1,7 @@
 """LSTM language model as a Hugging Face model (model_type "lstm").
 
 Embedding -> num_hidden_layers single-layer nn.LSTM -> linear head; state (h, c) per layer is
-carried through generate(). Shared machinery and the padding rules: recurrent.py.
+carried through generate() in a RecurrentCache. Shared machinery, padding rules: recurrent.py.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ class LSTMConfig(RecurrentConfig):
 
 class LSTMForCausalLM(RecurrentForCausalLM):
     config_class = LSTMConfig
+    states_per_layer = 2  # (h, c)
 
     @staticmethod
     def make_layer(config: LSTMConfig) -> nn.LSTM:

@@ -4,8 +4,8 @@ Token embedding -> stack of single-layer recurrent modules -> linear LM head. Th
 ModuleList (not one multi-layer nn.LSTM) so every layer's output sequence is available to
 probes through `output_hidden_states=True`.
 
-generate() carries the recurrent state under the name `state` (the cache name transformers
-uses for RWKV), so after the prompt each step feeds only the newest token. A recurrent model
+generate() carries the recurrent state as a `RecurrentCache` under the name `cache`
+(recurrent_cache.py), so after the prompt each step feeds only the newest token. A recurrent model
 reads every token it is given and cannot skip padding: right padding is fine for training
 (positions after the real tokens never influence earlier ones), but left or interior padding
 and any padding during generation raise a ValueError instead of silently giving wrong outputs.
@@ -14,7 +14,6 @@ and any padding during generation raise a ValueError instead of silently giving 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -23,17 +22,14 @@ from transformers import GenerationMixin, PreTrainedConfig, PreTrainedModel
 from transformers import initialization as init
 from transformers.utils import ModelOutput
 
-# Per layer: the hidden state the torch module takes and returns, shaped (1, batch, hidden):
-# a tensor h (nn.RNN) or a pair (h, c) (nn.LSTM).
-LayerState = torch.Tensor | tuple[torch.Tensor, torch.Tensor]
-RecurrentState = tuple[LayerState, ...]
+from latent_lab.models.recurrent_cache import RecurrentCache
 
 
 class RecurrentConfig(PreTrainedConfig):
     """Fields shared by LSTMConfig and RNNConfig (HF names, so tools read them as usual)."""
 
     # Trainer drops these output keys when it collects logits for compute_metrics.
-    keys_to_ignore_at_inference = ["state"]
+    keys_to_ignore_at_inference = ["cache"]
 
     vocab_size: int = 32
     hidden_size: int = 256
@@ -49,7 +45,7 @@ class RecurrentConfig(PreTrainedConfig):
 
 @dataclass
 class RecurrentCausalLMOutput(ModelOutput):
-    """CausalLMOutputWithPast with the cache named `state`, as generate() expects for RNNs.
+    """CausalLMOutputWithPast for recurrent models: `cache` holds every layer's state.
 
     hidden_states (when asked for): (embeddings, layer 1 output, ..., layer N output), each of
     shape (batch, sequence, hidden).
@@ -57,16 +53,8 @@ class RecurrentCausalLMOutput(ModelOutput):
 
     loss: torch.FloatTensor | None = None
     logits: torch.FloatTensor | None = None
-    state: RecurrentState | None = None
+    cache: RecurrentCache | None = None
     hidden_states: tuple[torch.FloatTensor, ...] | None = None
-
-
-def map_state(function: Callable[[torch.Tensor], torch.Tensor], state: RecurrentState):
-    """Apply `function` to every tensor of a recurrent state, keeping its structure."""
-    return tuple(
-        tuple(function(t) for t in layer) if isinstance(layer, tuple) else function(layer)
-        for layer in state
-    )
 
 
 def check_no_skipped_tokens(attention_mask: torch.Tensor | None, continuing: bool) -> None:
@@ -92,6 +80,8 @@ class RecurrentForCausalLM(PreTrainedModel, GenerationMixin):
     config: RecurrentConfig
     base_model_prefix = ""
     _is_stateful = True
+    # State tensors per layer: 1 for nn.RNN (h), 2 for nn.LSTM (h, c).
+    states_per_layer = 1
     _tied_weights_keys = {"lm_head.weight": "embed_tokens.weight"}
 
     def __init__(self, config: RecurrentConfig):
@@ -130,7 +120,7 @@ class RecurrentForCausalLM(PreTrainedModel, GenerationMixin):
         input_ids: torch.LongTensor,
         attention_mask: torch.Tensor | None = None,
         labels: torch.LongTensor | None = None,
-        state: RecurrentState | None = None,
+        cache: RecurrentCache | None = None,
         use_cache: bool | None = None,
         output_hidden_states: bool | None = None,
         return_dict: bool | None = None,
@@ -139,23 +129,28 @@ class RecurrentForCausalLM(PreTrainedModel, GenerationMixin):
     ) -> RecurrentCausalLMOutput | tuple:
         """labels are aligned with input_ids (the model shifts them; -100 is ignored).
 
-        `state` continues from an earlier call's returned state: `input_ids` then holds only
-        the new tokens. `kwargs` reach the loss (e.g. Trainer's num_items_in_batch).
+        `cache` continues from an earlier call's returned cache: `input_ids` then holds only the
+        new tokens, and the cache is updated in place. `kwargs` reach the loss (e.g. Trainer's
+        num_items_in_batch).
         """
-        check_no_skipped_tokens(attention_mask, continuing=state is not None)
+        continuing = cache is not None and cache.layer_state(0) is not None
+        check_no_skipped_tokens(attention_mask, continuing=continuing)
         config = self.config
-        use_cache = config.use_cache if use_cache is None else use_cache
+        if use_cache is None:  # as transformers' models: no cache while training
+            use_cache = config.use_cache and not self.training
         if output_hidden_states is None:
             output_hidden_states = config.output_hidden_states
         return_dict = config.return_dict if return_dict is None else return_dict
+        if use_cache and cache is None:
+            cache = RecurrentCache(len(self.layers), self.states_per_layer)
 
         hidden = self.embed_tokens(input_ids)
         all_hidden = [hidden]
-        layer_states = state if state is not None else (None,) * len(self.layers)
-        new_state = []
-        for layer, layer_state in zip(self.layers, layer_states, strict=True):
-            hidden, layer_state = layer(self.dropout(hidden), layer_state)
-            new_state.append(layer_state)
+        for index, layer in enumerate(self.layers):
+            start = cache.layer_state(index) if cache is not None else None
+            hidden, layer_state = layer(self.dropout(hidden), start)
+            if use_cache:
+                cache.set_layer_state(index, layer_state)
             all_hidden.append(hidden)
         hidden = self.dropout(hidden)
         logits = self.lm_head(hidden[:, -logits_to_keep:] if logits_to_keep else hidden)
@@ -166,7 +161,7 @@ class RecurrentForCausalLM(PreTrainedModel, GenerationMixin):
         output = RecurrentCausalLMOutput(
             loss=loss,
             logits=logits,
-            state=tuple(new_state) if use_cache else None,
+            cache=cache if use_cache else None,
             hidden_states=tuple(all_hidden) if output_hidden_states else None,
         )
         return output if return_dict else output.to_tuple()
@@ -181,7 +176,3 @@ class RecurrentForCausalLM(PreTrainedModel, GenerationMixin):
         return super().prepare_inputs_for_generation(
             input_ids, attention_mask=attention_mask, **kwargs
         )
-
-    def _reorder_cache(self, state: RecurrentState, beam_idx: torch.LongTensor):
-        """Beam search: keep the states of the surviving beams (batch is dim 1)."""
-        return map_state(lambda tensor: tensor.index_select(1, beam_idx.to(tensor.device)), state)
