@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -57,9 +56,24 @@ def prepare_output_dir(args, task: str, config_name: str) -> None:
 
 
 def last_checkpoint(output_dir: str) -> str | None:
-    from transformers.trainer_utils import get_last_checkpoint
+    """The newest complete checkpoint: Trainer writes trainer_state.json last and not
+    atomically, so a run killed while saving leaves a newer folder that cannot be resumed."""
+    import json
 
-    return get_last_checkpoint(output_dir) if os.path.isdir(output_dir) else None
+    folder = Path(output_dir)
+    steps = []
+    for candidate in folder.glob("checkpoint-*") if folder.is_dir() else ():
+        suffix = candidate.name.removeprefix("checkpoint-")
+        if candidate.is_dir() and suffix.isdigit():
+            steps.append((int(suffix), candidate))
+    for _, candidate in sorted(steps, reverse=True):
+        try:
+            json.loads((candidate / "trainer_state.json").read_text())
+        except (OSError, ValueError):
+            logger.warning("--resume: skipping %s, an incomplete checkpoint", candidate)
+            continue
+        return str(candidate)
+    return None
 
 
 def run_training(run: TaskRun, model_args, training_args, config_path, *extra_args) -> dict:
