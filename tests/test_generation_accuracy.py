@@ -1,6 +1,10 @@
 """The generation-accuracy callback on a scripted toy model: substring match, left padding,
-one log per evaluation step, shards that add up to the one-process counts; the prompt check."""
+one log per evaluation step, shards that add up to the one-process counts, counts summed across
+two ranks (a fake accelerator whose reduce exchanges tensors between two threads); the prompt
+check; the char-stream answer accuracy's exact match."""
 
+import copy
+import threading
 from types import SimpleNamespace
 
 import pytest
@@ -9,12 +13,14 @@ import torch
 from data_builders.char_tokenizer import char_tokenizer
 from data_builders.word_tokenizer import word_tokenizer
 from latent_lab.errors import UserError
-from latent_lab.generation import check_prompt
+from latent_lab.generation import check_prompt, cut_at_stop, generate_continuations
+from latent_lab.metrics.answer_accuracy import AnswerAccuracyCallback, answer_accuracy
 from latent_lab.metrics.generation_accuracy import (
     GenerationAccuracyCallback,
     GenerationSet,
     answer_matches,
     fixed_batches,
+    generation_accuracies,
     prompt_ids,
     score_shard,
 )
@@ -62,6 +68,13 @@ class ScriptedModel(torch.nn.Module):
         width = max(len(row) for row in new_rows)
         padded = [row + [pad_token_id] * (width - len(row)) for row in new_rows]
         return torch.cat([input_ids, torch.tensor(padded)], dim=1)
+
+
+class ScriptedLineModel(ScriptedModel):
+    """ScriptedModel with the config a causal LM carries (no context window, so
+    generate_continuations calls generate with the newline as eos)."""
+
+    config = SimpleNamespace(model_type="scripted")
 
 
 def rows_and_replies(tokenizer, count=7):
@@ -158,3 +171,163 @@ def test_check_prompt_word_char_and_round_trip(tokenizer):
     lowercasing.backend_tokenizer.normalizer = normalizers.Lowercase()
     with pytest.raises(UserError, match="round trip"):
         check_prompt(lowercasing, " STATE is")
+
+
+# ------------------------------------------------------------- counts summed across 2 ranks
+
+
+class TwoRankAccelerator:
+    """An Accelerator as rank `rank` of 2 sees it: reduce and gather exchange tensors with the
+    other rank (another thread) through a barrier, as torch.distributed does between processes;
+    everything else is a one-process CPU Accelerator's."""
+
+    def __init__(self, rank, exchange):
+        from accelerate import Accelerator
+
+        self._accelerator = Accelerator(cpu=True)
+        self._exchange = exchange
+        self.process_index, self.num_processes = rank, 2
+        self.is_main_process = self.is_local_main_process = rank == 0
+
+    def __getattr__(self, name):
+        return getattr(self._accelerator, name)
+
+    def _all_ranks(self, tensor):
+        slots, barrier = self._exchange
+        slots[self.process_index] = tensor.detach().clone()
+        barrier.wait()
+        tensors = list(slots)
+        barrier.wait()  # both ranks have read the slots before either writes again
+        return tensors
+
+    def gather(self, tensor):
+        return torch.cat([t.reshape(-1, *t.shape[1:]) for t in self._all_ranks(tensor)])
+
+    def reduce(self, tensor, reduction="sum"):
+        total = torch.stack(self._all_ranks(tensor)).sum(0)
+        return total / 2 if reduction == "mean" else total
+
+
+def run_on_two_ranks(work):
+    """work(rank, accelerator) on ranks 0 and 1 at once; returns both results."""
+    exchange = ([None, None], threading.Barrier(2, timeout=60))
+    accelerators = [TwoRankAccelerator(rank, exchange) for rank in (0, 1)]  # made here, not racing
+    results, errors = [None, None], []
+
+    def target(rank):
+        try:
+            results[rank] = work(rank, accelerators[rank])
+        except BaseException as error:  # noqa: B036  re-raised in the main thread below
+            errors.append(error)
+            exchange[1].abort()  # the other rank must not wait forever
+
+    threads = [threading.Thread(target=target, args=(rank,)) for rank in (0, 1)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise errors[0]
+    return results
+
+
+def test_fake_two_rank_accelerator_sums_and_gathers():
+    def work(rank, accelerator):
+        local = torch.tensor([1.0, 10.0]) * (rank + 1)
+        return accelerator.reduce(local, reduction="sum"), accelerator.gather(local)
+
+    for reduced, gathered in run_on_two_ranks(work):
+        assert reduced.tolist() == [3.0, 30.0]
+        assert gathered.tolist() == [1.0, 10.0, 2.0, 20.0]
+
+
+def test_generation_accuracies_sum_counts_over_two_ranks(tokenizer):
+    """Each rank scores its own batches (7 rows in batches of 2: 4 and 3 rows; 4 rows: 2 and 2)
+    and must report the accuracy over every row: rank-local counts would give k/4, k/3 or k/2,
+    never 5/7 or 3/4."""
+    seven, replies, correct_seven = rows_and_replies(tokenizer, 7)
+    four, _, correct_four = rows_and_replies(tokenizer, 4)
+    four = GenerationSet("acc_b", four.prompts, four.answers, four.max_new_tokens)
+    assert (correct_seven, correct_four) == (5, 3)  # every third reply is wrong
+
+    def work(rank, accelerator):
+        own_tokenizer = copy.deepcopy(tokenizer)  # no Rust tokenizer shared between threads
+        model = ScriptedModel(own_tokenizer, replies)
+        trainer = SimpleNamespace(accelerator=accelerator, model_wrapped=model)
+        values, samples = generation_accuracies(trainer, own_tokenizer, [seven, four], 2)
+        return values, {name: [row for row, *_ in rows] for name, rows in samples.items()}
+
+    (values_0, rows_0), (values_1, rows_1) = run_on_two_ranks(work)
+    assert values_0 == values_1 == {"acc_a": 5 / 7, "acc_b": 3 / 4}
+    for name, count in (("acc_a", 7), ("acc_b", 4)):
+        assert sorted(rows_0[name] + rows_1[name]) == list(range(count))  # each row once
+
+
+def test_answer_accuracy_callback_sums_counts_over_two_ranks(tokenizer):
+    """7 prompts, 4 answered right, split 4 / 3 between the ranks (prompts[rank::2])."""
+    answers = ["12", "34", "56", "78", "90", "21", "43"]
+    prompts = [f"{index}=" for index in range(7)]
+    right = [True, False, True, True, False, False, True]
+    replies = {
+        f"\n{p}": a if ok else "00" for p, a, ok in zip(prompts, answers, right, strict=True)
+    }
+
+    def work(rank, accelerator):
+        own_tokenizer = copy.deepcopy(tokenizer)
+        model = ScriptedLineModel(own_tokenizer, replies)
+        logged = []
+        trainer = SimpleNamespace(accelerator=accelerator, model=model, log=logged.append)
+        callback = AnswerAccuracyCallback(trainer, own_tokenizer, prompts, answers)
+        metrics = {}
+        state = SimpleNamespace(global_step=2)
+        callback.on_evaluate(None, state, None, metrics=metrics)
+        return metrics, logged, model.batches
+
+    for rank, (metrics, logged, batches) in enumerate(run_on_two_ranks(work)):
+        assert metrics == {"answer_accuracy": 4 / 7} and logged == [metrics]
+        assert batches == [[4], [3]][rank]  # its own share, in one call (one prompt length)
+
+
+# ------------------------------------------------------- char-stream answer exact match
+
+
+EXACT_CASES = [  # (prompt, answer, the model's text before its newline, exact match?)
+    ("a=", "12", "12", True),
+    ("bb=", "34", "345", False),  # longer: a prefix match, or a 2-token budget, passes it
+    ("dddd=", "56", "5", False),  # shorter: a prefix of the answer
+    ("c=", "78", " 78", False),  # spaces are data in these streams: no stripping
+    ("e=", "ab", "AB", False),  # case counts
+    ("fff=", "90", "90", True),
+    ("g=", "xy", "xyxyxy", False),  # no newline within the budget
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("case", EXACT_CASES, ids=lambda case: repr(case[2]))
+def test_answer_accuracy_is_an_exact_match_of_the_line(tokenizer, case):
+    prompt, answer, reply, expected = case
+    model = ScriptedLineModel(tokenizer, {f"\n{prompt}": reply})
+    assert answer_accuracy(model, tokenizer, [prompt], [answer]) == (int(expected), 1)
+
+
+def test_answer_accuracy_keeps_answers_with_their_prompts(tokenizer):
+    """Prompts of mixed lengths are generated in length groups; each continuation must come
+    back to its own prompt. The budget is the longest answer + 1 = 3 tokens: "345" stays whole,
+    "xyxyxy" is cut to "xyx"."""
+    prompts, answers, replies, expected = zip(*EXACT_CASES, strict=True)
+    scripted = {f"\n{p}": r for p, r in zip(prompts, replies, strict=True)}
+    model = ScriptedLineModel(tokenizer, scripted)
+    continuations = generate_continuations(
+        model, tokenizer, [f"\n{p}" for p in prompts], max_new_tokens=3, stop="\n"
+    )
+    assert continuations == ["12", "345", "5", " 78", "AB", "90", "xyx"]
+    model.batches.clear()
+    assert answer_accuracy(model, tokenizer, list(prompts), list(answers)) == (sum(expected), 7)
+    assert sorted(model.batches) == [1, 1, 1, 4]  # prompt lengths 3 (four prompts), 4, 5, 6
+
+
+def test_cut_at_stop():
+    assert cut_at_stop("12\n34\n", "\n") == "12"
+    assert cut_at_stop("\n12", "\n") == ""
+    assert cut_at_stop("123", "\n") == "123"
+    assert cut_at_stop("a; b; c", "; ") == "a"
+    assert cut_at_stop("12\n", None) == "12\n"
