@@ -129,6 +129,39 @@ def test_unreachable_target_is_reported_not_invented():
     assert "widen --grid" in pairs[0]["reason"]
 
 
+def test_reference_on_the_bracket_end_is_solved_exactly_there():
+    """A reference pair whose solved alpha is the grid's lower end: the bracket's first end
+    hits the target exactly (same alphas, same numbers), and that end is the answer."""
+    edge = math.exp(math.log(FAST["grid"][0]))  # the alpha the solver evaluates at that end
+    chosen = settings(reference=(1e-3, edge))
+    pair = next(p for p in difficulty.solve_pairs(chosen) if p["kind"] == "small_alpha_X")
+    assert pair["found"] and pair["solved_for"] == "alpha_Z"
+    assert (pair["alpha_X"], pair["alpha_Z"]) == (1e-3, edge)
+    reference = difficulty.measure_pair("tiny", TINY, 1e-3, edge, chosen)["bayes_entropy_rate"]
+    assert pair["target"] == reference == pair["bayes_entropy_rate"]
+
+
+def test_reference_pairs_are_solved_on_the_chosen_measure():
+    """measure=compression_rate: the target is the reference pair's compression rate and each
+    solved alpha is a crossing of the compression rate (the exact measure crosses elsewhere:
+    alpha_Z 0.73 vs 0.48, alpha_X 0.24 vs 0.27 here)."""
+    chosen = settings(measure="compression_rate", reference=(0.1, 0.1), num_sequences=16,
+                      seq_len=256)  # fmt: skip
+    target = difficulty.measure_pair("tiny", TINY, 0.1, 0.1, chosen)["compression_rate"]
+    pairs = difficulty.solve_pairs(chosen)
+    assert [p["kind"] for p in pairs] == ["small_alpha_X", "small_alpha_Z"]
+    for pair in pairs:
+        assert pair["found"] and pair["measure"] == "compression_rate"
+        assert pair["target"] == target
+        values = []
+        for factor in (math.exp(-2 * difficulty.XTOL), math.exp(2 * difficulty.XTOL)):
+            alphas = {"alpha_X": pair["alpha_X"], "alpha_Z": pair["alpha_Z"]}
+            alphas[pair["solved_for"]] *= factor
+            measured = difficulty.measure_pair("tiny", TINY, **alphas, settings=chosen)
+            values.append(measured["compression_rate"] - target)
+        assert values[0] * values[1] <= 0
+
+
 def test_shards_then_merge_equal_the_unsharded_run(tmp_path, capsys):
     config = tmp_path / "difficulty.yaml"
     config.write_text(
