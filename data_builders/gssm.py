@@ -17,10 +17,10 @@ from pathlib import Path
 import datasets
 import numpy as np
 
+from data_builders.registry import GSSM_GRAPHS_DIR as GRAPHS_DIR
 from latent_lab.errors import UserError
 from latent_lab.tasks.gssm import GSSM, kernel_arrays, parse_graph, rng_key, sample_in_context
 
-GRAPHS_DIR = Path(__file__).resolve().parent / "gssm_graphs"
 DESCRIPTION = (
     "Graph-structured state-space sequences: latent Markov chains driven by the observed token "
     "X, which is emitted from its latent parents; every kernel row is Dirichlet(alpha). Each "

@@ -2,7 +2,11 @@
 
 __version__ = "0.1.0"
 
-from latent_lab import models as _models  # noqa: E402,F401  registers lstm/rnn with the Auto classes
+from latent_lab import auto_registration as _auto_registration  # noqa: E402
+
+# lstm/rnn join AutoConfig / AutoModelForCausalLM once transformers loads; torch and
+# transformers are not imported here, so `latent-lab --help` answers at once.
+_auto_registration.install()
 
 
 def build_dataset(task: str, config_name: str | None = None, **fields):

@@ -8,9 +8,9 @@ import dataclasses
 import os
 from pathlib import Path
 
-import yaml
-
 from latent_lab.errors import UserError
+
+# yaml is imported where it is used: `latent-lab --help` starts faster without it.
 
 TASKS = ("gssm", "fsm_icl", "char_stream", "semi_synthetic")
 
@@ -55,6 +55,8 @@ def resolve_config(task: str, value: str | os.PathLike) -> Path:
 
 def load_yaml(path: str | os.PathLike) -> dict:
     """Read a YAML mapping with yaml.safe_load; a missing file or bad YAML is a user error."""
+    import yaml
+
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -161,6 +163,8 @@ def _is_secret(name: str) -> bool:
 
 def parse_override(text: str) -> tuple[str, object]:
     """Parse `key=value` from `--set`; the value is read as YAML (numbers, lists, booleans)."""
+    import yaml
+
     if "=" not in text:
         raise UserError(f"--set {text!r}: expected key=value")
     key, raw = text.split("=", 1)
@@ -177,6 +181,8 @@ def parse_override(text: str) -> tuple[str, object]:
 def yaml_field(field_name: str, text: str, example: str):
     """A field given as YAML text on the command line (a mapping, a list), parsed safely; bad
     YAML is a one-line UserError naming the field."""
+    import yaml
+
     try:
         return yaml.safe_load(text)
     except yaml.YAMLError:

@@ -1,4 +1,5 @@
-"""Atomic file and folder writes, so a failed command leaves nothing half-written."""
+"""Atomic file and folder writes, so a failed command leaves nothing half-written; the check
+that a folder holds a saved model (light: commands run it before importing torch)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
+
+from latent_lab.errors import UserError
 
 
 def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
@@ -53,3 +56,16 @@ def staged_dir(final: str | os.PathLike, overwrite: bool = True):
         shutil.rmtree(backup, ignore_errors=True)
     else:
         os.replace(staging, final)
+
+
+def check_model_dir(model_dir: str, field: str) -> Path:
+    """The folder of a saved model (config.json inside), or a one-line UserError."""
+    path = Path(model_dir)
+    if not path.is_dir():
+        raise UserError(f"{field}: folder {model_dir!r} does not exist; give a run's output_dir")
+    if not (path / "config.json").is_file():
+        raise UserError(
+            f"{field}: {model_dir!r} holds no saved model (config.json); give a finished run's "
+            "output_dir or one of its checkpoint-* folders"
+        )
+    return path

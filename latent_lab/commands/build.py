@@ -37,10 +37,11 @@ def prepare(task: str, config: str | None, overrides: list[str]):
 
 
 def run(args) -> dict:
+    builder, dataset = prepare(args.task, args.config, args.set)
+
     from data_builders.cards import dataset_card
     from latent_lab.files import staged_dir, write_text_atomic
 
-    builder, dataset = prepare(args.task, args.config, args.set)
     config_name = builder.config.name
     fields = builder_fields(builder, args.task)
     output_dir = Path(args.output_dir or Path("data") / args.task / config_name)

@@ -69,23 +69,25 @@ def _no_action(args) -> dict:
 
 
 def load_config(value: str) -> tuple[str, dict, Path | None, bool]:
-    """(name, mapping, folder for relative graph paths, is a builder config name)."""
-    from data_builders.gssm import GRAPHS_DIR, GSSMBuilder
-    from data_builders.registry import config_fields
+    """(name, mapping, folder for relative graph paths, is a builder config name).
+    A wrong name is answered without importing the builder (`datasets`, numba)."""
+    from data_builders.registry import GSSM_GRAPHS_DIR, config_names, field_names
     from latent_lab.config import available_configs, config_dir, load_yaml
 
     path = Path(value)
     if path.is_file():
         return path.stem, load_yaml(path), path.parent, False
-    builders = {config.name: config for config in GSSMBuilder.BUILDER_CONFIGS}
+    builders = config_names("gssm")
     if value in builders:
-        fields = {name: getattr(builders[value], name) for name in config_fields("gssm")}
-        return value, fields, None, True
-    for candidate in (GRAPHS_DIR / f"{value}.yaml", config_dir("gssm") / value,
+        from data_builders.gssm import GSSMBuilder
+
+        config = next(c for c in GSSMBuilder.BUILDER_CONFIGS if c.name == value)
+        return value, {name: getattr(config, name) for name in field_names("gssm")}, None, True
+    for candidate in (GSSM_GRAPHS_DIR / f"{value}.yaml", config_dir("gssm") / value,
                       config_dir("gssm") / f"{value}.yaml"):  # fmt: skip
         if candidate.is_file():
             return value.removesuffix(".yaml"), load_yaml(candidate), candidate.parent, False
-    graphs = sorted(p.stem for p in GRAPHS_DIR.glob("*.yaml"))
+    graphs = sorted(p.stem for p in GSSM_GRAPHS_DIR.glob("*.yaml"))
     raise UserError(
         f"--config: {value!r} is not a file, a gssm builder config ({', '.join(builders)}), a "
         f"shipped graph ({', '.join(graphs)}) or a config in recipes/configs/gssm/ "
@@ -139,26 +141,26 @@ def _first(*values):
 
 
 def run_sample(args) -> dict:
-    import numpy as np
+    from data_builders.registry import field_names
 
-    from data_builders.registry import config_fields
-    from latent_lab.tasks.gssm import GSSM, bayes_entropy_rate, parse_graph, rng_key
-
+    flags = {"--num-sequences": args.num_sequences, "--seq-len": args.seq_len}
+    flags.update({"--seed": args.seed, "--graph-seed": args.graph_seed})
+    _check_sample_numbers(flags, required=False)  # before reading any config
     name, data, base, _ = load_config(args.config)
-    graphs, fields = split_config(name, data, base, config_fields("gssm"))
+    graphs, fields = split_config(name, data, base, field_names("gssm"))
     if len(graphs) != 1 or fields.get("context"):
         raise UserError("--config: sample takes one graph with fixed kernels (context: false)")
     graph_name, spec = graphs[0]
-    graph = parse_graph(spec, _first(args.alpha_X, fields.get("alpha_X")),
-                        _first(args.alpha_Z, fields.get("alpha_Z")), source=graph_name)  # fmt: skip
     graph_seed = _first(args.graph_seed, fields.get("graph_seed"), 0)
     seq_len = _first(args.seq_len, fields.get("seq_len"))
-    for flag, value in (("--num-sequences", args.num_sequences), ("--seq-len", seq_len)):
-        if value is None or value < 1:
-            raise UserError(f"{flag}: expected an integer >= 1, got {value}")
-    for flag, value in (("--seed", args.seed), ("--graph-seed", graph_seed)):
-        if value < 0:
-            raise UserError(f"{flag}: expected an integer >= 0, got {value}")
+    _check_sample_numbers({**flags, "--seq-len": seq_len, "--graph-seed": graph_seed}, True)
+
+    import numpy as np  # after the checks above, so a mistake is answered at once
+
+    from latent_lab.tasks.gssm import GSSM, bayes_entropy_rate, parse_graph, rng_key
+
+    graph = parse_graph(spec, _first(args.alpha_X, fields.get("alpha_X")),
+                        _first(args.alpha_Z, fields.get("alpha_Z")), source=graph_name)  # fmt: skip
     model = GSSM.from_seed(graph, int(graph_seed))
     tokens = model.sample(args.num_sequences, seq_len, rng_key(args.seed, TRAIN_SPLIT))
     bayes = model.bayes(tokens)
@@ -173,6 +175,14 @@ def run_sample(args) -> dict:
         "bayes_entropy_rate": bayes_entropy_rate(bayes.bayes_loss, graph.vocab_size),
         "keys": sorted(arrays), "shapes": {k: list(np.shape(v)) for k, v in arrays.items()},
     }  # fmt: skip
+
+
+def _check_sample_numbers(values: dict, required: bool) -> None:
+    """Counts >= 1 and seeds >= 0; None is a value not given (an error once `required`)."""
+    for flag, value in values.items():
+        minimum = 0 if flag.endswith("seed") else 1
+        if (value is None and required) or (value is not None and value < minimum):
+            raise UserError(f"{flag}: expected an integer >= {minimum}, got {value}")
 
 
 def _save_npz_atomic(output: str, arrays: dict) -> Path:
@@ -201,13 +211,12 @@ def _save_npz_atomic(output: str, arrays: dict) -> Path:
 
 def difficulty_settings(args):
     """(DifficultySettings, output folder) from --config and the flags (flags win)."""
-    from data_builders.registry import config_fields
-    from latent_lab.analysis.difficulty import DifficultySettings
+    from data_builders.registry import field_names
 
     name, data, base, is_builder = load_config(args.config)
     if is_builder:  # a builder config contributes its graph only, not its training sizes
         data = {"graph": data["graph"]}
-    graphs, fields = split_config(name, data, base, {*config_fields("gssm"), *DIFFICULTY_KEYS})
+    graphs, fields = split_config(name, data, base, {*field_names("gssm"), *DIFFICULTY_KEYS})
     flags = {
         "grid": _numbers(args.grid, "--grid") if args.grid else None,
         "graph_seeds": _seed_flag(args.graph_seeds) if args.graph_seeds else None,
@@ -222,6 +231,8 @@ def difficulty_settings(args):
         fields.pop("target", None)
     values = {key: _first(flags[key], fields.get(key)) for key in flags}
     values = {key: value for key, value in values.items() if value is not None}
+    from latent_lab.analysis.difficulty import DifficultySettings  # numpy, scipy: after the checks
+
     settings = DifficultySettings(graphs=tuple(graphs), **_normalised(values))
     default = Path("runs") / "gssm_difficulty" / name.replace("/", "-")
     return settings, Path(_first(args.output_dir, fields.get("output_dir"), default))
@@ -269,16 +280,17 @@ def _normalised(values: dict) -> dict:
 
 
 def run_difficulty(args) -> dict:
-    from tqdm import tqdm
-
-    from latent_lab.analysis import difficulty
-
     if args.merge:
         return run_merge(args)
     if not args.config:
         raise UserError("--config: required (a graph, builder config or difficulty settings)")
-    shard = difficulty.parse_shard(args.shard) if args.shard else None
     settings, output_dir = difficulty_settings(args)
+
+    from tqdm import tqdm
+
+    from latent_lab.analysis import difficulty
+
+    shard = difficulty.parse_shard(args.shard) if args.shard else None
     cells = difficulty.grid_cells(settings)
     if shard is not None:
         cells = difficulty.shard_of(cells, *shard)
@@ -292,9 +304,12 @@ def run_difficulty(args) -> dict:
 
 
 def run_merge(args) -> dict:
+    output_dir = Path(args.merge)
+    if not output_dir.is_dir():
+        raise UserError(f"--merge {output_dir}: no such folder; give the folder of the shards")
+
     from latent_lab.analysis import difficulty
 
-    output_dir = Path(args.merge)
     records = difficulty.merge_shards(output_dir)
     settings = None
     if args.config:  # solve pairs beside the merged grid

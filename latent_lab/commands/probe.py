@@ -9,6 +9,7 @@ from pathlib import Path
 
 from latent_lab.commands.output import emit
 from latent_lab.errors import UserError
+from latent_lab.files import check_model_dir, staged_dir
 
 PROBE_CONFIG_FOLDER = "probes"  # inside recipes/configs/fsm_icl/
 
@@ -39,7 +40,8 @@ def add_parser(subparsers) -> None:
 
 
 def load_settings(args):
-    from latent_lab.analysis.probes import ProbeSettings
+    """--config, --set, --epochs and --seed, checked (without importing torch)."""
+    from latent_lab.analysis.probe_settings import ProbeSettings
     from latent_lab.config import load_yaml, parse_override
 
     values = load_yaml(probe_config_path(args.config)) if args.config else {}
@@ -104,13 +106,14 @@ def dataset_fields(record: dict | None, settings) -> tuple[str, dict]:
 
 
 def run(args) -> dict:
-    from latent_lab.analysis.probe_plot import plot_probes
-    from latent_lab.files import staged_dir
-    from latent_lab.models.loading import check_model_dir, load_model
-
     settings = load_settings(args)
     model_dir, record = find_run(Path(args.model))
     check_model_dir(str(model_dir), "--model")
+
+    # torch and the plotting stack only after the checks above, so a mistake is answered at once
+    from latent_lab.analysis.probe_plot import plot_probes
+    from latent_lab.models.loading import load_model
+
     name, builder_fields = dataset_fields(record, settings)
     result = probe_model(load_model(str(model_dir)), name, builder_fields, settings)
     result.update(

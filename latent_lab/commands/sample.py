@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from latent_lab.commands.output import emit
 from latent_lab.errors import UserError
+from latent_lab.files import check_model_dir
 
 
 def add_parser(subparsers) -> None:
@@ -20,16 +21,18 @@ def add_parser(subparsers) -> None:
 
 
 def run(args) -> dict:
-    import torch
-
-    from latent_lab.generation import check_prompt, generate_continuations
-    from latent_lab.models.loading import load_model, load_tokenizer
-
     for name in ("num_samples", "max_new_tokens"):
         if getattr(args, name) < 1:
             raise UserError(f"--{name.replace('_', '-')}: must be >= 1")
     if args.temperature < 0:
         raise UserError("--temperature: must be >= 0 (0 means greedy)")
+    check_model_dir(args.model, "--model")
+
+    import torch  # after the checks above, so a mistake is answered at once
+
+    from latent_lab.generation import check_prompt, generate_continuations
+    from latent_lab.models.loading import load_model, load_tokenizer
+
     tokenizer = load_tokenizer(args.model)
     check_prompt(tokenizer, args.prompt, field="--prompt")  # before the slow model load
     model = load_model(args.model)

@@ -1,10 +1,10 @@
-"""Load a saved run's model and tokenizer, with one-line errors for a wrong folder."""
+"""Load a saved run's model and tokenizer, with one-line errors for a wrong folder
+(check_model_dir, in latent_lab.files so commands can run it before importing torch)."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from latent_lab.errors import UserError
+from latent_lab.files import check_model_dir
 
 
 def load_tokenizer(model_dir: str, field: str = "--model"):
@@ -20,20 +20,8 @@ def load_tokenizer(model_dir: str, field: str = "--model"):
 def load_model(model_dir: str, field: str = "--model"):
     from transformers import AutoModelForCausalLM
 
-    import latent_lab  # noqa: F401  registers lstm/rnn with the Auto classes
+    import latent_lab.models  # noqa: F401  registers lstm/rnn with the Auto classes
 
     model = AutoModelForCausalLM.from_pretrained(check_model_dir(model_dir, field))
     model.eval()
     return model
-
-
-def check_model_dir(model_dir: str, field: str) -> Path:
-    path = Path(model_dir)
-    if not path.is_dir():
-        raise UserError(f"{field}: folder {model_dir!r} does not exist; give a run's output_dir")
-    if not (path / "config.json").is_file():
-        raise UserError(
-            f"{field}: {model_dir!r} holds no saved model (config.json); give a finished run's "
-            "output_dir or one of its checkpoint-* folders"
-        )
-    return path
