@@ -210,6 +210,35 @@ def test_context_mode_reports_no_reference(graph_file, tmp_path):
     assert "bayes_loss" not in results["metrics"] and "eval_accuracy" in results["metrics"]
 
 
+def test_onfly_resume_continues_the_stream_where_it_stopped(graph_file, tmp_path):
+    """The endless stream has no length: a run resumed from checkpoint-2 must train steps 3-4
+    on the stream's batches 3-4 (not batches 1-2 again) and end with the same weights and
+    per-step losses as the run that was never interrupted."""
+    import shutil
+
+    from safetensors.torch import load_file
+
+    out = tmp_path / "resumable"
+    argv = ["--graph", graph_file, *TINY_RUN, "--onfly", "true", "--max_steps", "4",
+            "--eval_strategy", "no", "--save_strategy", "steps", "--save_steps", "2",
+            "--output_dir", out]  # fmt: skip
+    train(argv)
+    losses, weights = _train_losses(out), load_file(out / "model.safetensors")
+    assert sorted(losses) == [1, 2, 3, 4] and len(set(losses.values())) == 4
+    shutil.rmtree(out / "checkpoint-4")  # a crash after step 2: only checkpoint-2 survives
+    (out / "results.json").unlink()
+    train([*argv, "--resume", "true"])
+    assert _train_losses(out) == losses
+    resumed = load_file(out / "model.safetensors")
+    assert resumed.keys() == weights.keys()
+    assert all(torch.equal(resumed[name], weights[name]) for name in weights)
+
+
+def _train_losses(run_dir):
+    history = json.loads((run_dir / "trainer_state.json").read_text())["log_history"]
+    return {h["step"]: h["loss"] for h in history if "loss" in h}
+
+
 def test_collator_prepends_bos_and_preprocess_aligns_positions():
     from latent_lab.metrics.gssm_metrics import GSSMCollator, preprocess_logits_for_metrics
 
