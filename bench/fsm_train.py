@@ -41,10 +41,10 @@ def recipe_run(config: str, steps: int, device: str, output_dir: str) -> dict:
 
 def hand_loop_seconds(config: str, steps: int, device: str) -> float:
     """The same model, data order aside, batch and optimiser in a bare loop."""
-    from data_builders.registry import build_dataset
-    from latent_lab.metrics.fsm_metrics import FSMCollator
     from latent_lab.models.factory import build_model
-    from latent_lab.tasks.fsm import FSMVocab
+    from latent_lab.tasks.builders import build_dataset
+    from latent_lab.tasks.fsm_icl.generator import FSMVocab
+    from latent_lab.tasks.fsm_icl.metrics import FSMCollator
 
     data_args, model_args, training_args, _ = make_parser().parse(["--config", config])
     dataset = build_dataset("fsm_icl", data_args.dataset, **data_args.builder_fields())
@@ -69,7 +69,7 @@ def hand_loop_seconds(config: str, steps: int, device: str) -> float:
 
 
 def phase_shape(config: str) -> dict:
-    from data_builders.registry import build_dataset
+    from latent_lab.tasks.builders import build_dataset
 
     data_args, _, training_args, _ = make_parser().parse(["--config", config])
     dataset = build_dataset("fsm_icl", data_args.dataset, **data_args.builder_fields())

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from latent_lab.tasks.gssm import GSSM, load_graph, reference_sample, rng_key
+from latent_lab.tasks.gssm.model import GSSM, load_graph, reference_sample, rng_key
 
 GRAPHS = Path(__file__).resolve().parents[1] / "data_builders" / "gssm_graphs"
 SEQ_LEN = 2048

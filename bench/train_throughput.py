@@ -37,11 +37,11 @@ def recipe_seconds(steps: int, output_dir: str, device: str) -> float:
 def hand_loop_seconds(steps: int, device: str) -> float:
     """nanoGPT's train.py loop, reduced to its training step."""
 
-    from data_builders.char_tokenizer import tokenizer_from_dataset
-    from data_builders.registry import build_dataset
     from latent_lab.models.arguments import ModelArguments
     from latent_lab.models.factory import build_model
-    from latent_lab.training.windows import RandomWindows, flat_tokens
+    from latent_lab.tasks.builders import build_dataset
+    from latent_lab.tasks.char_stream.tokenizer import tokenizer_from_dataset
+    from latent_lab.tasks.char_stream.windows import RandomWindows, flat_tokens
 
     dataset = build_dataset("char_stream", "insert_spaces")
     tokenizer = tokenizer_from_dataset(dataset)

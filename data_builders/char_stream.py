@@ -1,10 +1,10 @@
-"""Character streams as a `datasets` builder: config -> latent_lab.tasks.char_streams -> rows.
+"""Character streams as a `datasets` builder: config -> latent_lab.tasks.char_stream -> rows.
 
     CharStreamBuilder(config_name="insert_spaces", num_chars=5000).download_and_prepare()
 
 Rows: text (`prompt + answer + "\\n"`), prompt (ends with the separator), answer, and
 input_ids (indices of the characters in the sorted vocabulary of all generated text, which
-are nanoGPT's stoi ids and those of data_builders.char_tokenizer).
+are nanoGPT's stoi ids and those of latent_lab.tasks.char_stream.tokenizer).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from pathlib import Path
 import datasets
 
 from latent_lab.errors import UserError
-from latent_lab.tasks.char_streams import (
+from latent_lab.tasks.char_stream.streams import (
     check_separator,
     generate_lines,
     make_stream,
@@ -125,7 +125,7 @@ class CharStreamBuilder(datasets.GeneratorBasedBuilder):
 
     def write_extras(self, dataset_dict, folder) -> None:
         """Save the character tokenizer beside the data, for training and sampling."""
-        from data_builders.char_tokenizer import tokenizer_from_dataset
+        from latent_lab.tasks.char_stream.tokenizer import tokenizer_from_dataset
 
         tokenizer_from_dataset(dataset_dict).save_pretrained(Path(folder) / "tokenizer")
 

@@ -1,4 +1,4 @@
-"""GSSM data as a `datasets` builder: config -> latent_lab.tasks.gssm -> rows.
+"""GSSM data as a `datasets` builder: config -> latent_lab.tasks.gssm.model -> rows.
 
     GSSMBuilder(config_name="experiment1", num_train=64, seq_len=256).download_and_prepare()
 
@@ -17,9 +17,9 @@ from pathlib import Path
 import datasets
 import numpy as np
 
-from data_builders.registry import GSSM_GRAPHS_DIR as GRAPHS_DIR
 from latent_lab.errors import UserError
-from latent_lab.tasks.gssm import GSSM, kernel_arrays, parse_graph, rng_key, sample_in_context
+from latent_lab.tasks.gssm import GRAPHS_DIR
+from latent_lab.tasks.gssm.model import GSSM, kernel_arrays, parse_graph, rng_key, sample_in_context
 
 DESCRIPTION = (
     "Graph-structured state-space sequences: latent Markov chains driven by the observed token "
@@ -53,7 +53,7 @@ def graph_source(graph) -> Path | None:
 
 @dataclass
 class GSSMConfig(datasets.BuilderConfig):
-    """graph: a shipped graph name (see data_builders/gssm_graphs), a YAML path, or the
+    """graph: a shipped graph name (see latent_lab/tasks/gssm/graphs), a YAML path, or the
     mapping itself; alpha_X / alpha_Z: override the graph's defaults (a node's own alpha
     still wins); graph_seed fixes the kernels, data_seed the sequences."""
 

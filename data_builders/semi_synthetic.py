@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import datasets
 
 from latent_lab.errors import UserError
-from latent_lab.tasks import two_hop
+from latent_lab.tasks.semi_synthetic import facts
 
 DESCRIPTION = (
     "Semi-synthetic two-hop latent reasoning. Invented people are paired with real, well-known "
@@ -49,20 +49,20 @@ def _is_int(value) -> bool:
 @dataclass
 class SemiSyntheticConfig(datasets.BuilderConfig):
     """type: the e2 type (table); seed: the pairing seed, None for the type's fixed default
-    (two_hop.type_seed); num_shuffles: shuffled-answer permutations (seeds seed+1, seed+2, ...)."""
+    (facts.type_seed); num_shuffles: shuffled-answer permutations (seeds seed+1, seed+2, ...)."""
 
     type: str = "parks"
     seed: int | None = None
-    num_shuffles: int = two_hop.DEFAULT_NUM_SHUFFLES
+    num_shuffles: int = facts.DEFAULT_NUM_SHUFFLES
 
     def __post_init__(self):
         super().__post_init__()
         self.validate()
 
     def validate(self) -> None:
-        if self.type not in two_hop.TYPES:
+        if self.type not in facts.TYPES:
             raise UserError(
-                f"type: unknown e2 type {self.type!r}; choose one of {', '.join(two_hop.TYPES)}"
+                f"type: unknown e2 type {self.type!r}; choose one of {', '.join(facts.TYPES)}"
             )
         if self.seed is not None and (not _is_int(self.seed) or self.seed < 0):
             raise UserError(f"seed: expected a non-negative integer or null, got {self.seed!r}")
@@ -71,7 +71,7 @@ class SemiSyntheticConfig(datasets.BuilderConfig):
 
     @property
     def data_seed(self) -> int:
-        return two_hop.type_seed(self.type) if self.seed is None else self.seed
+        return facts.type_seed(self.type) if self.seed is None else self.seed
 
 
 class SemiSyntheticBuilder(datasets.GeneratorBasedBuilder):
@@ -81,7 +81,7 @@ class SemiSyntheticBuilder(datasets.GeneratorBasedBuilder):
     BUILDER_CONFIG_CLASS = SemiSyntheticConfig
     BUILDER_CONFIGS = [
         SemiSyntheticConfig(name=name, type=name, version=VERSION, description=f"e2 type {name}")
-        for name in two_hop.TYPES
+        for name in facts.TYPES
     ]
     DEFAULT_CONFIG_NAME = "parks"
 
@@ -91,20 +91,20 @@ class SemiSyntheticBuilder(datasets.GeneratorBasedBuilder):
     def card_description(self) -> str:
         """The dataset card's description (latent-lab build writes README.md with it)."""
         config = self.config
-        table = two_hop.load_table(config.type)
+        table = facts.load_table(config.type)
         attributes = ", ".join(f"`{name}`" for name in table.attributes)
         return (
-            f"{DESCRIPTION}\n\ne2 type `{config.type}` ({two_hop.NUM_ENTITIES} {table.kind}s; "
+            f"{DESCRIPTION}\n\ne2 type `{config.type}` ({facts.NUM_ENTITIES} {table.kind}s; "
             f"attributes {attributes}). Pairing seed {config.data_seed}; "
             f"{config.num_shuffles} shuffles with seeds "
-            f"{two_hop.shuffle_seeds(config.data_seed, config.num_shuffles)}. The entity facts "
+            f"{facts.shuffle_seeds(config.data_seed, config.num_shuffles)}. The entity facts "
             "are real-world values written by hand; the people are invented."
         )
 
     def _split_generators(self, dl_manager):
         config = self.config
         config.validate()  # datasets sets overrides with setattr, skipping __post_init__
-        splits = two_hop.build_splits(config.type, config.data_seed, config.num_shuffles)
+        splits = facts.build_splits(config.type, config.data_seed, config.num_shuffles)
         # Tuples, not lists: datasets would try to shard lists across jobs.
         return [
             datasets.SplitGenerator(name=name, gen_kwargs={"rows": tuple(rows)})

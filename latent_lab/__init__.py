@@ -11,7 +11,7 @@ _auto_registration.install()
 
 def build_dataset(task: str, config_name: str | None = None, **fields):
     """The DatasetDict that `latent-lab build TASK --config NAME` saves (same cache, same seeds)."""
-    from data_builders.registry import build_dataset as _build
+    from latent_lab.tasks.builders import build_dataset as _build
 
     return _build(task, config_name, **fields)
 

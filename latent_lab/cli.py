@@ -1,4 +1,5 @@
-"""The `latent-lab` command: one subcommand per module in latent_lab.commands."""
+"""The `latent-lab` command: one subcommand per module in latent_lab.commands, plus the verbs
+each task registers (latent_lab.tasks.registry)."""
 
 from __future__ import annotations
 
@@ -10,19 +11,18 @@ import sys
 
 from latent_lab.commands import output
 from latent_lab.errors import USER_ERROR_EXIT_CODE, UserError
+from latent_lab.tasks.registry import all_tasks, load
 
 # Subcommand modules, in the order `--help` lists them.
 COMMAND_MODULES = (
     "quickstart",
     "build",
-    "export",
     "sample",
     "init",
     "report",
     "launch",
     "aggregate",
     "probe",
-    "gssm",
 )
 
 
@@ -43,6 +43,9 @@ def make_parser() -> argparse.ArgumentParser:
     )
     for name in COMMAND_MODULES:
         importlib.import_module(f"latent_lab.commands.{name}").add_parser(subparsers)
+    for task in all_tasks().values():  # task verbs, e.g. `latent-lab gssm sample`
+        if task.commands:
+            load(task.commands)(subparsers)
     return parser
 
 

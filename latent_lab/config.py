@@ -12,8 +12,6 @@ from latent_lab.errors import UserError
 
 # yaml is imported where it is used: `latent-lab --help` starts faster without it.
 
-TASKS = ("gssm", "fsm_icl", "char_stream", "semi_synthetic")
-
 
 def recipes_dir() -> Path:
     """The recipes/ folder (installed beside latent_lab, or named by LATENT_LAB_RECIPES)."""

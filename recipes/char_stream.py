@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from latent_lab.errors import UserError
-from latent_lab.tasks.char_streams import BUILTIN_STREAMS
+from latent_lab.tasks.char_stream.streams import BUILTIN_STREAMS
 from latent_lab.training.recipe import recipe_parser, run_recipe
 
 
@@ -62,11 +62,14 @@ def make_parser():
 def main(data_args, model_args, training_args, config_path=None) -> dict | None:
     from transformers import default_data_collator
 
-    from data_builders.char_tokenizer import tokenizer_from_dataset
-    from data_builders.registry import build_dataset
-    from latent_lab.metrics.answer_accuracy import AnswerAccuracyCallback, best_answer_accuracy
+    from latent_lab.tasks.builders import build_dataset
+    from latent_lab.tasks.char_stream.answer_accuracy import (
+        AnswerAccuracyCallback,
+        best_answer_accuracy,
+    )
+    from latent_lab.tasks.char_stream.tokenizer import tokenizer_from_dataset
+    from latent_lab.tasks.char_stream.windows import RandomWindows, flat_tokens
     from latent_lab.training.runner import TaskRun, run_training
-    from latent_lab.training.windows import RandomWindows, flat_tokens
 
     if training_args.max_steps < 1:
         raise UserError("max_steps: char streams train for a number of steps; set max_steps >= 1")

@@ -125,8 +125,8 @@ def stage_arguments(base, stage: dict, index: int, root: Path, config_name: str,
 def validate_plan(planned) -> None:
     """Builder fields of every stage, one vocabulary for all (the model carries over), and the
     first stage's init_from folder."""
-    from data_builders.registry import make_builder
     from latent_lab.models.loading import check_model_dir
+    from latent_lab.tasks.builders import make_builder
 
     vocabularies = set()
     for index, (data_args, _, _) in enumerate(planned):

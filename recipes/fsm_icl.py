@@ -127,9 +127,9 @@ def main(data_args, model_args, training_args, config_path=None) -> dict | None:
 
 
 def make_task_run(data_args, training_args):
-    from data_builders.registry import build_dataset
-    from latent_lab.metrics.fsm_metrics import FSMCollator, FSMMetrics, trainer_metric_hooks
-    from latent_lab.tasks.fsm import FSMVocab
+    from latent_lab.tasks.builders import build_dataset
+    from latent_lab.tasks.fsm_icl.generator import FSMVocab
+    from latent_lab.tasks.fsm_icl.metrics import FSMCollator, FSMMetrics, trainer_metric_hooks
     from latent_lab.training.runner import TaskRun
 
     dataset = build_dataset("fsm_icl", data_args.dataset, **data_args.builder_fields())

@@ -10,7 +10,7 @@ Data: onfly=false trains on the builder's train split (num_train sequences); onf
 GSSMStream, fresh sequences from the same fixed kernels at every step, keyed by dataset_seed
 and --seed. Both evaluate on the builder's validation split (num_validation sequences: the same
 tokens in both modes) with its exact reference. Sequences are fed as [BOS, X(1..T)], so the
-loss covers t = 1..T exactly like bayes_loss (latent_lab/metrics/gssm_metrics.py); the
+loss covers t = 1..T exactly like bayes_loss (latent_lab/tasks/gssm/metrics.py); the
 vocabulary is dim X + 1 and the longest input seq_len + 1.
 """
 
@@ -119,8 +119,8 @@ def main(data_args, model_args, training_args, config_path=None) -> dict | None:
 
 
 def make_task_run(data_args, training_args):
-    from latent_lab.metrics import gssm_metrics
-    from latent_lab.tasks.gssm import GSSM
+    from latent_lab.tasks.gssm import metrics as gssm_metrics
+    from latent_lab.tasks.gssm.model import GSSM
     from latent_lab.training.runner import TaskRun
 
     threads = torch.get_num_threads()
@@ -159,9 +159,9 @@ def datasets_for(data_args, training_args, model, fields):
     import datasets
 
     from data_builders.gssm import SPLITS
-    from data_builders.gssm_stream import GSSMStream
-    from data_builders.registry import build_dataset
-    from latent_lab.tasks.gssm import rng_key, sample_in_context
+    from latent_lab.tasks.builders import build_dataset
+    from latent_lab.tasks.gssm.model import rng_key, sample_in_context
+    from latent_lab.tasks.gssm.stream import GSSMStream
 
     if not data_args.onfly:
         dataset = build_dataset("gssm", None, **fields)
@@ -186,7 +186,7 @@ def datasets_for(data_args, training_args, model, fields):
 def exact_reference(table, tokens: np.ndarray, vocab_size: int) -> dict:
     """Bayes-optimal loss and accuracy on the validation sequences (None in context mode:
     kernels change per sequence, there is no exact reference to report)."""
-    from latent_lab.tasks.gssm import bayes_entropy_rate
+    from latent_lab.tasks.gssm.model import bayes_entropy_rate
 
     if table is None:
         return {"bayes_loss": None, "bayes_accuracy": None}

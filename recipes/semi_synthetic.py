@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from latent_lab.config import LabParser
 from latent_lab.errors import UserError
-from latent_lab.tasks.two_hop import TYPES
+from latent_lab.tasks.semi_synthetic.facts import TYPES
 from latent_lab.training.recipe import run_recipe
 
 
@@ -51,8 +51,8 @@ class SemiSyntheticArguments:
 
 def make_parser() -> LabParser:
     from latent_lab.models.arguments import ModelArguments
-    from latent_lab.training.sft import LoraArguments, TwoHopSFTConfig
-    from latent_lab.training.world_knowledge import WorldKnowledgeArguments
+    from latent_lab.tasks.semi_synthetic.sft import LoraArguments, TwoHopSFTConfig
+    from latent_lab.tasks.semi_synthetic.world_knowledge import WorldKnowledgeArguments
 
     return LabParser(
         (
@@ -85,10 +85,10 @@ def check_model_source(task_args, knowledge_args) -> None:
 
 def main(task_args, knowledge_args, lora_args, model_args, training_args, config_path=None):
     from latent_lab.config import config_name_of
-    from latent_lab.training import sft
+    from latent_lab.tasks.semi_synthetic import sft
+    from latent_lab.tasks.semi_synthetic.world_knowledge import recall_set, train_world_knowledge
     from latent_lab.training.runner import prepare_output_dir, run_training
     from latent_lab.training.tracking import config_label
-    from latent_lab.training.world_knowledge import recall_set, train_world_knowledge
 
     check_model_source(task_args, knowledge_args)
     if knowledge_args.world_knowledge and model_args.model_type in ("lstm", "rnn"):

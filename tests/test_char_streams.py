@@ -10,14 +10,18 @@ import numpy as np
 import pytest
 import yaml
 
-from data_builders.cards import dataset_card
 from data_builders.char_stream import CharStreamBuilder, CharStreamConfig
-from data_builders.char_tokenizer import char_tokenizer, encode_checked, tokenizer_from_dataset
-from data_builders.nanogpt_export import export_nanogpt
-from data_builders.registry import build_dataset, make_builder
 from latent_lab.config import parse_override
 from latent_lab.errors import UserError
-from latent_lab.tasks.char_streams import generate_lines, make_stream, split_train_validation
+from latent_lab.hub.dataset_card import dataset_card
+from latent_lab.tasks.builders import build_dataset, make_builder
+from latent_lab.tasks.char_stream.nanogpt_export import export_nanogpt
+from latent_lab.tasks.char_stream.streams import generate_lines, make_stream, split_train_validation
+from latent_lab.tasks.char_stream.tokenizer import (
+    char_tokenizer,
+    encode_checked,
+    tokenizer_from_dataset,
+)
 
 SPANISH = "uno dos tres cuatro cinco seis siete ocho nueve diez once doce trece catorce quince"
 SPANISH += " dieciseis diecisiete dieciocho diecinueve veinte"

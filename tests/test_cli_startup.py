@@ -128,15 +128,16 @@ def test_argument_errors_answer_without_heavy_imports(command, tmp_path):
 
 
 def test_light_config_tables_match_the_builders():
-    """data_builders.registry lists each builder's config names and fields so that a wrong
+    """latent_lab.tasks.builders lists each builder's config names and fields so that a wrong
     --config or --set key is answered without importing `datasets`; they must not drift."""
-    from data_builders import registry
+    from latent_lab.tasks import builders
+    from latent_lab.tasks.registry import task_names
 
-    for task in registry.BUILDERS:
-        builder = registry.builder_class(task)
-        assert registry.config_names(task) == [c.name for c in builder.BUILDER_CONFIGS], task
-        assert registry.config_names(task)[0] == builder.DEFAULT_CONFIG_NAME, task
-        assert registry.field_names(task) == tuple(registry.config_fields(task)), task
+    for task in task_names():
+        builder = builders.builder_class(task)
+        assert builders.config_names(task) == [c.name for c in builder.BUILDER_CONFIGS], task
+        assert builders.config_names(task)[0] == builder.DEFAULT_CONFIG_NAME, task
+        assert builders.field_names(task) == tuple(builders.config_fields(task)), task
 
 
 # The user's snippet; PRE runs before it (transformers imported first, or nothing).

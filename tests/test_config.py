@@ -6,15 +6,16 @@ from pathlib import Path
 
 import pytest
 
-from latent_lab.config import TASKS, available_configs, config_dir, load_yaml, resolve_config
+from latent_lab.config import available_configs, config_dir, load_yaml, resolve_config
 from latent_lab.errors import UserError
+from latent_lab.tasks.registry import task_names
 
 
 def recipe_configs():
     """(task, config name) for every recipe YAML shipped."""
     return [
         (task, name)
-        for task in TASKS
+        for task in task_names()
         if importlib.util.find_spec(f"recipes.{task}") is not None
         for name in available_configs(task)
     ]
@@ -26,14 +27,14 @@ def test_every_recipe_yaml_parses(task, name):
     curriculum recipe, `latent-lab probe` settings, `latent-lab gssm difficulty` settings."""
     path = config_dir(task) / f"{name}.yaml"
     if name.startswith("probes/"):
-        from latent_lab.analysis.probes import ProbeSettings
+        from latent_lab.tasks.fsm_icl.probes import ProbeSettings
 
         assert ProbeSettings.from_mapping(load_yaml(path)).epochs >= 1
         return
     if name.endswith("difficulty"):
         from types import SimpleNamespace
 
-        from latent_lab.commands.gssm import difficulty_settings
+        from latent_lab.tasks.gssm.commands import difficulty_settings
 
         names = ("grid", "graph_seeds", "reference", "num_sequences", "seq_len", "data_seed",
                  "measure", "target", "small_alpha", "output_dir")  # fmt: skip

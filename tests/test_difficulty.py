@@ -13,11 +13,11 @@ import yaml
 from scipy import stats
 
 import latent_lab.cli
-from latent_lab.analysis import difficulty
 from latent_lab.errors import UserError
-from latent_lab.tasks.gssm import bayes_filter, make_kernels, parse_graph, reference_sample
+from latent_lab.tasks.gssm import difficulty
+from latent_lab.tasks.gssm.model import bayes_filter, make_kernels, parse_graph, reference_sample
 
-GRAPHS = Path(__file__).resolve().parents[1] / "data_builders" / "gssm_graphs"
+GRAPHS = Path(__file__).resolve().parents[1] / "latent_lab" / "tasks" / "gssm" / "graphs"
 TINY = {
     "gssm": [
         {"name": "Z", "state_dim": 3, "parents": ["X"]},
@@ -255,8 +255,8 @@ def test_exact_measure_separates_the_seeds_compression_equivalent_pairs():
 
 
 def test_graph_seeds_count_or_list_and_bad_grid_values():
-    from latent_lab.commands.gssm import _normalised, _seed_flag
     from latent_lab.errors import UserError
+    from latent_lab.tasks.gssm.commands import _normalised, _seed_flag
 
     assert _normalised({"graph_seeds": 3})["graph_seeds"] == (0, 1, 2)
     assert _normalised({"graph_seeds": [3]})["graph_seeds"] == (3,)  # a YAML list is a list

@@ -14,18 +14,23 @@ import torch
 from scipy import stats
 from transformers import EvalPrediction
 
-from data_builders.fsm import FSMBuilder
-from data_builders.registry import build_dataset, make_builder
+from data_builders.fsm_icl import FSMBuilder
 from latent_lab.errors import UserError
-from latent_lab.metrics.fsm_metrics import (
+from latent_lab.tasks.builders import build_dataset, make_builder
+from latent_lab.tasks.fsm_icl.generator import (
+    FSMVocab,
+    reachable_from_zero,
+    sample_fsm,
+    walk_length_range,
+)
+from latent_lab.tasks.fsm_icl.metrics import (
     FSMCollator,
     FSMMetrics,
     evaluate_fsm,
     preprocess_logits_for_metrics,
     trainer_metric_hooks,
 )
-from latent_lab.tasks.fsm import FSMVocab, reachable_from_zero, sample_fsm, walk_length_range
-from latent_lab.tasks.fsm_reference import next_state_posteriors, tree_weight_sums
+from latent_lab.tasks.fsm_icl.reference import next_state_posteriors, tree_weight_sums
 
 TINY = {"num_train": 4, "num_validation": 3, "num_test": 3}
 

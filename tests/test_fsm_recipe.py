@@ -66,8 +66,8 @@ def test_results_json_reports_every_split_beside_exact_references(lstm_run):
 
 
 def test_saved_model_is_the_best_checkpoint(lstm_run):
-    from latent_lab.metrics.fsm_metrics import evaluate_fsm
     from latent_lab.models.loading import load_model
+    from latent_lab.tasks.fsm_icl.metrics import evaluate_fsm
 
     output_dir, results = lstm_run
     evals = [h for h in _history(output_dir) if "eval_accuracy" in h][:-1]  # last: final eval
@@ -80,7 +80,7 @@ def test_saved_model_is_the_best_checkpoint(lstm_run):
         saved.state_dict().items(), checkpoint.state_dict().items(), strict=True
     ):
         assert torch.equal(weight, expected), name
-    from data_builders.registry import build_dataset
+    from latent_lab.tasks.builders import build_dataset
 
     validation = build_dataset("fsm_icl", "3s3a", num_train=16, num_validation=8, num_test=8)
     own_loop = evaluate_fsm(saved, validation["validation"])

@@ -10,12 +10,13 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from data_builders.char_tokenizer import char_tokenizer
-from data_builders.word_tokenizer import word_tokenizer
 from latent_lab.errors import UserError
 from latent_lab.generation import check_prompt, cut_at_stop, generate_continuations
-from latent_lab.metrics.answer_accuracy import AnswerAccuracyCallback, answer_accuracy
-from latent_lab.metrics.generation_accuracy import (
+from latent_lab.tasks.char_stream.answer_accuracy import AnswerAccuracyCallback, answer_accuracy
+from latent_lab.tasks.char_stream.tokenizer import char_tokenizer
+from latent_lab.tasks.semi_synthetic import facts
+from latent_lab.tasks.semi_synthetic.word_tokenizer import word_tokenizer
+from latent_lab.training.generation_accuracy import (
     GenerationAccuracyCallback,
     GenerationSet,
     answer_matches,
@@ -24,7 +25,6 @@ from latent_lab.metrics.generation_accuracy import (
     prompt_ids,
     score_shard,
 )
-from latent_lab.tasks import two_hop
 
 TEMPLATE = (
     "{% for m in messages %}{{ m['role'] + ': ' + m['content'] + '\n' }}{% endfor %}"
@@ -80,7 +80,7 @@ class ScriptedLineModel(ScriptedModel):
 def rows_and_replies(tokenizer, count=7):
     """first_hop rows of parks; every third reply is wrong, the others hold the answer in
     another case inside a sentence."""
-    rows = two_hop.build_splits("parks")["first_hop"][:count]
+    rows = facts.build_splits("parks")["first_hop"][:count]
     replies, expected = {}, 0
     for index, row in enumerate(rows):
         text = tokenizer.apply_chat_template(
@@ -150,7 +150,7 @@ def test_two_shards_add_up_to_one_process(tokenizer, count, batch_size):
 
 def test_prompt_ids_apply_the_chat_template_with_the_generation_prompt():
     tokenizer = word_tokenizer(["parks"])
-    messages = two_hop.build_splits("parks")["first_hop"][0]["messages"][:-1]
+    messages = facts.build_splits("parks")["first_hop"][0]["messages"][:-1]
     ids = prompt_ids(tokenizer, messages)
     assert tokenizer.convert_ids_to_tokens(ids)[-1] == "<|assistant|>"
     assert tokenizer.decode(ids).startswith("<|system|> Answer the question")

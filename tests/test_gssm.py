@@ -17,7 +17,7 @@ import yaml
 from scipy import stats
 
 from latent_lab.errors import UserError
-from latent_lab.tasks.gssm import (
+from latent_lab.tasks.gssm.model import (
     GSSM,
     Sampler,
     bayes_entropy_rate,
@@ -32,7 +32,7 @@ from latent_lab.tasks.gssm import (
     sample_in_context,
 )
 
-GRAPHS = Path(__file__).resolve().parents[1] / "data_builders" / "gssm_graphs"
+GRAPHS = Path(__file__).resolve().parents[1] / "latent_lab" / "tasks" / "gssm" / "graphs"
 
 
 def node(name, dim, parents=(), **extra):
@@ -338,7 +338,7 @@ def builder_names():
 
 @pytest.mark.parametrize("config_name", builder_names())
 def test_every_builder_config_builds(config_name, tmp_path):
-    from data_builders.registry import build_dataset, make_builder
+    from latent_lab.tasks.builders import build_dataset, make_builder
 
     fields = {"num_train": 3, "num_validation": 2, "seq_len": 12}
     dataset = build_dataset("gssm", config_name, cache_dir=str(tmp_path), **fields)
@@ -357,7 +357,7 @@ def test_every_builder_config_builds(config_name, tmp_path):
 
 
 def test_builder_is_deterministic_and_accepts_a_graph_file(tmp_path):
-    from data_builders.registry import build_dataset
+    from latent_lab.tasks.builders import build_dataset
 
     path = tmp_path / "graph.yaml"
     path.write_text(yaml.safe_dump({"gssm": TINY_GRAPHS["chained"], "alpha_Z": 0.3}))
@@ -371,7 +371,7 @@ def test_builder_is_deterministic_and_accepts_a_graph_file(tmp_path):
 
 
 def test_context_mode_rows_have_no_reference(tmp_path):
-    from data_builders.registry import build_dataset
+    from latent_lab.tasks.builders import build_dataset
 
     dataset = build_dataset("gssm", "experiment1", cache_dir=str(tmp_path), context=True,
                             num_train=2, num_validation=1, seq_len=8)  # fmt: skip
@@ -384,16 +384,16 @@ def test_context_mode_rows_have_no_reference(tmp_path):
      ({"context": "yes"}, "context"), ({"alpha_Z": -1.0}, "alpha_Z")],
 )  # fmt: skip
 def test_builder_config_errors(fields, word, tmp_path):
-    from data_builders.registry import make_builder
+    from latent_lab.tasks.builders import make_builder
 
     with pytest.raises(UserError, match=word):
         make_builder("gssm", "experiment1", cache_dir=str(tmp_path), **fields)
 
 
 def test_stream_is_endless_deterministic_and_split_by_worker(monkeypatch):
-    import data_builders.gssm_stream as stream_module
+    import latent_lab.tasks.gssm.stream as stream_module
     from data_builders.gssm import GSSMConfig
-    from data_builders.gssm_stream import GSSMStream
+    from latent_lab.tasks.gssm.stream import GSSMStream
 
     config = GSSMConfig(name="s", graph="experiment1", alpha_X=1e-3, alpha_Z=0.142, seq_len=32)
     stream = GSSMStream.from_config(config, seed=1, chunk_sequences=4)

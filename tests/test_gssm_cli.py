@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 import latent_lab.cli
-from latent_lab.tasks.gssm import load_graph, make_kernels
+from latent_lab.tasks.gssm.model import load_graph, make_kernels
 
 TINY = {
     "gssm": [
@@ -89,7 +89,7 @@ def test_sample_writes_the_spec_layout_and_exact_bayes_nll(graph_file, tmp_path,
 
 
 def test_sample_seed_gives_the_builders_train_split(graph_file, tmp_path, capsys):
-    from data_builders.registry import build_dataset
+    from latent_lab.tasks.builders import build_dataset
 
     output = tmp_path / "sample.npz"
     argv = ["gssm", "sample", "--config", graph_file, "--num-sequences", 3, "--seq-len", 7,

@@ -13,7 +13,7 @@ import yaml
 from recipe_processes import run_recipe_process
 
 from latent_lab.config import available_configs
-from latent_lab.tasks.gssm import GSSM, load_graph
+from latent_lab.tasks.gssm.model import GSSM, load_graph
 from latent_lab.training.recipe import run_recipe
 from recipes import gssm as recipe
 
@@ -106,7 +106,7 @@ def finite_run(graph_file, tmp_path_factory):
 
 
 def _validation_tokens(graph_file):
-    from data_builders.registry import build_dataset
+    from latent_lab.tasks.builders import build_dataset
 
     dataset = build_dataset(
         "gssm",
@@ -240,7 +240,7 @@ def _train_losses(run_dir):
 
 
 def test_collator_prepends_bos_and_preprocess_aligns_positions():
-    from latent_lab.metrics.gssm_metrics import GSSMCollator, preprocess_logits_for_metrics
+    from latent_lab.tasks.gssm.metrics import GSSMCollator, preprocess_logits_for_metrics
 
     batch = GSSMCollator(bos_token_id=9)([{"input_ids": [1, 2, 3]}, {"input_ids": [4, 5, 6]}])
     assert batch["input_ids"].tolist() == [[9, 1, 2, 3], [9, 4, 5, 6]]

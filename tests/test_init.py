@@ -139,7 +139,7 @@ def test_failure_while_writing_leaves_nothing(tmp_path, monkeypatch):
     def broken_template(file_name):
         raise OSError("disk full")
 
-    monkeypatch.setattr("latent_lab.scaffold.template_text", broken_template)
+    monkeypatch.setattr("latent_lab.tasks.char_stream.scaffold.template_text", broken_template)
     with pytest.raises(OSError, match="disk full"):
         create_experiment("char_stream", "exp", tmp_path)
     assert list(tmp_path.iterdir()) == []

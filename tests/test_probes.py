@@ -9,16 +9,16 @@ import pytest
 import torch
 from torch import nn
 
-from data_builders.registry import build_dataset
-from latent_lab.analysis.probes import (
+from latent_lab.cli import main as cli_main
+from latent_lab.tasks.builders import build_dataset
+from latent_lab.tasks.fsm_icl.generator import FSMVocab
+from latent_lab.tasks.fsm_icl.probes import (
     ProbeSettings,
     collect_features,
     fit_linear_probe,
     probe_layers,
     query_steps,
 )
-from latent_lab.cli import main as cli_main
-from latent_lab.tasks.fsm import FSMVocab
 
 VOCAB = FSMVocab()
 

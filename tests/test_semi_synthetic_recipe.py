@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 from recipe_processes import run_recipe_process
 
-from data_builders.word_tokenizer import word_tokenizer
-from latent_lab.tasks import two_hop
+from latent_lab.tasks.semi_synthetic import facts
+from latent_lab.tasks.semi_synthetic.word_tokenizer import word_tokenizer
 
 REPO = Path(__file__).resolve().parents[1]
-ATTRIBUTES = two_hop.TYPE_ATTRIBUTES["parks"]
+ATTRIBUTES = facts.TYPE_ATTRIBUTES["parks"]
 TINY = [
     "--config", "parks",
     "--dtype", "float32",
@@ -65,10 +65,10 @@ def test_loss_mask_covers_exactly_the_answer_and_end_token(tiny_model_dir):
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from trl import SFTTrainer
 
-    from latent_lab.training.sft import TwoHopSFTConfig, prompt_completion
+    from latent_lab.tasks.semi_synthetic.sft import TwoHopSFTConfig, prompt_completion
 
     tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
-    splits = two_hop.build_splits("parks")
+    splits = facts.build_splits("parks")
     rows = splits["first_hop"][:3] + splits["2hop_state_cot"][:3] + splits["2hop_code_nocot"][:2]
     trainer = SFTTrainer(
         model=AutoModelForCausalLM.from_pretrained(tiny_model_dir),
@@ -90,29 +90,29 @@ def test_loss_mask_covers_exactly_the_answer_and_end_token(tiny_model_dir):
 
 
 def test_every_two_hop_text_round_trips_through_the_word_tokenizer():
-    tokenizer = word_tokenizer(two_hop.TYPES)
-    rows = two_hop.world_knowledge_rows(two_hop.TYPES)
-    for e2_type in two_hop.TYPES:
-        rows += [row for split in two_hop.build_splits(e2_type).values() for row in split]
+    tokenizer = word_tokenizer(facts.TYPES)
+    rows = facts.world_knowledge_rows(facts.TYPES)
+    for e2_type in facts.TYPES:
+        rows += [row for split in facts.build_splits(e2_type).values() for row in split]
     texts = sorted({message["content"] for row in rows for message in row["messages"]})
     encoded = tokenizer(texts, add_special_tokens=False)["input_ids"]
     assert all(tokenizer.unk_token_id not in ids for ids in encoded)
     assert tokenizer.batch_decode(encoded) == texts
 
 
-@pytest.mark.parametrize("seed", [two_hop.type_seed("parks"), 1, 7])
+@pytest.mark.parametrize("seed", [facts.type_seed("parks"), 1, 7])
 def test_world_knowledge_never_mentions_an_evaluated_person(seed):
-    from latent_lab.training.world_knowledge import demo_names, demo_rows
+    from latent_lab.tasks.semi_synthetic.world_knowledge import demo_names, demo_rows
 
-    evaluated = [person for person, _ in two_hop.pair_people("parks", seed)]
-    rows = two_hop.world_knowledge_rows(["parks"]) + demo_rows("parks", seed, 100)
+    evaluated = [person for person, _ in facts.pair_people("parks", seed)]
+    rows = facts.world_knowledge_rows(["parks"]) + demo_rows("parks", seed, 100)
     texts = " ".join(message["content"] for row in rows for message in row["messages"])
     assert not [person for person in evaluated if person in texts]
     names = demo_names(100, seed)
-    assert len(set(names)) == 100 and not set(names) & set(two_hop.load_people())
-    assert len(rows) == len(two_hop.world_knowledge_rows(["parks"])) + 3 * 100
+    assert len(set(names)) == 100 and not set(names) & set(facts.load_people())
+    assert len(rows) == len(facts.world_knowledge_rows(["parks"])) + 3 * 100
     favorites = [row["answer"] for row in demo_rows("parks", seed, 100) if row["attribute"] is None]
-    assert sorted(set(favorites)) == sorted(e["name"] for e in two_hop.load_table("parks").entities)
+    assert sorted(set(favorites)) == sorted(e["name"] for e in facts.load_table("parks").entities)
 
 
 @pytest.fixture(scope="module")
@@ -221,12 +221,12 @@ def test_eval_only_gives_the_same_metrics_on_one_and_two_processes(tiny_model_di
 
 
 def test_user_table_replaces_the_shipped_one(tmp_path):
-    from latent_lab.training.sft import two_hop_splits
+    from latent_lab.tasks.semi_synthetic.sft import two_hop_splits
 
-    table = json.loads((resources.files(two_hop.DATA_PACKAGE) / "parks.json").read_text())
+    table = json.loads((resources.files(facts.DATA_PACKAGE) / "parks.json").read_text())
     copy = tmp_path / "my_parks.json"
     copy.write_text(json.dumps(table))
-    assert two_hop_splits("parks", table_file=copy) == two_hop.build_splits("parks")
+    assert two_hop_splits("parks", table_file=copy) == facts.build_splits("parks")
     table["entities"][0]["state"] = "Montana"
     copy.write_text(json.dumps(table))
     rows = two_hop_splits("parks", seed=3, table_file=copy)["2hop_state_nocot"]
@@ -235,7 +235,7 @@ def test_user_table_replaces_the_shipped_one(tmp_path):
 
 
 def bad_table(tmp_path):
-    table = json.loads((resources.files(two_hop.DATA_PACKAGE) / "parks.json").read_text())
+    table = json.loads((resources.files(facts.DATA_PACKAGE) / "parks.json").read_text())
     del table["entities"][3]["code"]
     path = tmp_path / "broken.json"
     path.write_text(json.dumps(table))
@@ -275,12 +275,12 @@ def test_full_run_grid_is_17_type_configs_by_3_seeds(tmp_path):
     from latent_lab.launch.grid import expand_grid, load_grid
 
     tasks = expand_grid(load_grid(REPO / "recipes" / "grids" / "semi_synthetic" / "full_run.yaml"))
-    assert len(tasks) == 51 and len(two_hop.FULL_RUN_TYPES) == 17
+    assert len(tasks) == 51 and len(facts.FULL_RUN_TYPES) == 17
     assert [task.run_name for task in tasks[:4]] == [
         "parks-seed1", "parks-seed2", "parks-seed3", "chemical_elements-seed1"
     ]  # fmt: skip
     assert [task.config["type"] for task in tasks] == [
-        e2_type for e2_type in two_hop.FULL_RUN_TYPES for _ in range(3)
+        e2_type for e2_type in facts.FULL_RUN_TYPES for _ in range(3)
     ]
     fourth = tasks[3].config
     assert (fourth["config_name"], fourth["seed"]) == ("chemical_elements", 1)
@@ -311,11 +311,11 @@ def test_grid_config_list_crosses_with_other_keys(tmp_path, capsys):
 def test_two_hop_plot_means_and_intervals_over_seeds(tmp_path):
     from scipy import stats
 
-    from latent_lab.analysis.two_hop_plot import main as plot_main
+    from latent_lab.tasks.semi_synthetic.plot import main as plot_main
 
     values = {"parks": [0.1, 0.3, 0.2], "bridges": [0.5, 0.5, 0.8]}
     for e2_type, seeds in values.items():
-        attributes = two_hop.TYPE_ATTRIBUTES[e2_type]
+        attributes = facts.TYPE_ATTRIBUTES[e2_type]
         for seed, value in enumerate(seeds):
             metrics = {}
             for k, attribute in enumerate(attributes):  # per-attribute spread around `value`
@@ -356,5 +356,5 @@ def test_quickstart_runs_the_self_contained_pipeline(tmp_path, capsys):
     stage = json.loads((run / "world_knowledge" / "stage.json").read_text())
     results = json.loads((run / "results.json").read_text())
     assert results["world_knowledge"] == stage and 0.0 <= stage["recall"] <= 1.0
-    assert stage["num_fact_rows"] == len(two_hop.world_knowledge_rows(["parks"]))
+    assert stage["num_fact_rows"] == len(facts.world_knowledge_rows(["parks"]))
     assert "acc_world_knowledge" in results["metrics"]

@@ -8,31 +8,31 @@ import numpy as np
 import pytest
 
 from latent_lab.errors import UserError
-from latent_lab.tasks import two_hop
+from latent_lab.tasks.semi_synthetic import facts
 
-PARKS_FILE = resources.files(two_hop.DATA_PACKAGE) / "parks.json"
+PARKS_FILE = resources.files(facts.DATA_PACKAGE) / "parks.json"
 
 
 def split_names(e2_type):
     names = ["first_hop"]
-    for attribute in two_hop.TYPE_ATTRIBUTES[e2_type]:
+    for attribute in facts.TYPE_ATTRIBUTES[e2_type]:
         names += [f"2hop_{attribute}_{suffix}" for suffix in ("nocot", "cot", "nocot_shuffled")]
     return names
 
 
-@pytest.mark.parametrize("e2_type", two_hop.TYPES)
+@pytest.mark.parametrize("e2_type", facts.TYPES)
 def test_every_table_passes_the_schema(e2_type):
-    table = two_hop.read_table(resources.files(two_hop.DATA_PACKAGE) / f"{e2_type}.json")
+    table = facts.read_table(resources.files(facts.DATA_PACKAGE) / f"{e2_type}.json")
     assert table.type == e2_type
-    assert tuple(table.attributes) == two_hop.TYPE_ATTRIBUTES[e2_type]
+    assert tuple(table.attributes) == facts.TYPE_ATTRIBUTES[e2_type]
     assert len(table.entities) == 20 == len({entity["name"] for entity in table.entities})
     for entity in table.entities:
-        assert list(entity) == ["name", *two_hop.TYPE_ATTRIBUTES[e2_type]]
+        assert list(entity) == ["name", *facts.TYPE_ATTRIBUTES[e2_type]]
 
 
-@pytest.mark.parametrize("e2_type", two_hop.TYPES)
+@pytest.mark.parametrize("e2_type", facts.TYPES)
 def test_split_names_and_sizes(e2_type):
-    splits = two_hop.build_splits(e2_type)
+    splits = facts.build_splits(e2_type)
     assert list(splits) == split_names(e2_type)
     for name, rows in splits.items():
         assert len(rows) == (100 if name.endswith("_shuffled") else 20), name
@@ -45,22 +45,22 @@ def test_split_names_and_sizes(e2_type):
 
 
 def test_pairing_uses_twenty_distinct_people_and_every_entity_once():
-    splits = two_hop.build_splits("parks", seed=11)
-    table = two_hop.load_table("parks")
+    splits = facts.build_splits("parks", seed=11)
+    table = facts.load_table("parks")
     people = [row["question"] for row in splits["first_hop"]]
     assert len(set(people)) == 20
     assert [row["answer"] for row in splits["first_hop"]] == [e["name"] for e in table.entities]
-    expected = np.random.default_rng(11).permutation(len(two_hop.load_people()))[:20]
-    assert [p for p, _ in two_hop.pair_people("parks", 11)] == [
-        two_hop.load_people()[i] for i in expected
+    expected = np.random.default_rng(11).permutation(len(facts.load_people()))[:20]
+    assert [p for p, _ in facts.pair_people("parks", 11)] == [
+        facts.load_people()[i] for i in expected
     ]
 
 
 @pytest.mark.parametrize("e2_type", ["parks", "ships", "constellations"])
 def test_answers_match_the_tables(e2_type):
-    table = two_hop.load_table(e2_type)
+    table = facts.load_table(e2_type)
     by_name = {entity["name"]: entity for entity in table.entities}
-    splits = two_hop.build_splits(e2_type, seed=5)
+    splits = facts.build_splits(e2_type, seed=5)
     favorite = {  # recover person -> entity from the first-hop questions
         row["question"].removeprefix("What is ").split("'s favorite")[0]: row["answer"]
         for row in splits["first_hop"]
@@ -77,7 +77,7 @@ def test_answers_match_the_tables(e2_type):
 
 def test_known_facts_reach_the_rows():
     def answer(e2_type, attribute, name):
-        rows = two_hop.build_splits(e2_type)[f"2hop_{attribute}_nocot"]
+        rows = facts.build_splits(e2_type)[f"2hop_{attribute}_nocot"]
         return next(row["answer"] for row in rows if row["answer_intermediate"] == name)
 
     assert answer("parks", "state", "Yellowstone National Park") == "Wyoming"
@@ -90,9 +90,9 @@ def test_known_facts_reach_the_rows():
 @pytest.mark.parametrize("num_shuffles", [1, 5])
 def test_shuffled_answers_are_permutations_from_consecutive_seeds(num_shuffles):
     seed = 123
-    splits = two_hop.build_splits("world_heritage_sites", seed, num_shuffles)
-    assert two_hop.shuffle_seeds(seed, num_shuffles) == list(range(124, 124 + num_shuffles))
-    for attribute in two_hop.TYPE_ATTRIBUTES["world_heritage_sites"]:
+    splits = facts.build_splits("world_heritage_sites", seed, num_shuffles)
+    assert facts.shuffle_seeds(seed, num_shuffles) == list(range(124, 124 + num_shuffles))
+    for attribute in facts.TYPE_ATTRIBUTES["world_heritage_sites"]:
         nocot = splits[f"2hop_{attribute}_nocot"]
         shuffled = splits[f"2hop_{attribute}_nocot_shuffled"]
         assert len(shuffled) == 20 * num_shuffles
@@ -110,15 +110,15 @@ def test_shuffled_answers_are_permutations_from_consecutive_seeds(num_shuffles):
 
 @pytest.mark.parametrize("e2_type", ["parks", "observatories", "universities"])
 def test_nocot_and_cot_share_the_user_text(e2_type):
-    splits = two_hop.build_splits(e2_type)
-    kind = two_hop.load_table(e2_type).kind
-    for attribute in two_hop.TYPE_ATTRIBUTES[e2_type]:
+    splits = facts.build_splits(e2_type)
+    kind = facts.load_table(e2_type).kind
+    for attribute in facts.TYPE_ATTRIBUTES[e2_type]:
         nocot, cot = splits[f"2hop_{attribute}_nocot"], splits[f"2hop_{attribute}_cot"]
         for plain, worked in zip(nocot, cot, strict=True):
             assert plain["question"] == worked["question"]
             assert plain["question"].startswith("Consider ")
-            assert plain["messages"][0]["content"] == two_hop.NOCOT_SYSTEM
-            assert worked["messages"][0]["content"] == two_hop.COT_SYSTEM.format(kind=kind)
+            assert plain["messages"][0]["content"] == facts.NOCOT_SYSTEM
+            assert worked["messages"][0]["content"] == facts.COT_SYSTEM.format(kind=kind)
             assert plain["messages"][2]["content"] == plain["answer"]
             reasoning = worked["messages"][2]["content"]
             assert reasoning.index(worked["answer_intermediate"]) < reasoning.rindex("Answer:")
@@ -126,37 +126,37 @@ def test_nocot_and_cot_share_the_user_text(e2_type):
 
 
 def test_first_hop_rows():
-    for row in two_hop.build_splits("observatories")["first_hop"]:
+    for row in facts.build_splits("observatories")["first_hop"]:
         assert row["question"].startswith("Which observatory does ")
         assert row["messages"][2]["content"] == row["answer"] == row["answer_intermediate"]
         assert "observatory" in row["messages"][0]["content"] and row["attribute"] is None
 
 
 def test_same_seed_gives_identical_data_and_the_default_seed_is_fixed():
-    assert two_hop.build_splits("bridges", 9) == two_hop.build_splits("bridges", 9)
-    assert two_hop.build_splits("bridges", 9) != two_hop.build_splits("bridges", 10)
-    assert two_hop.build_splits("bridges") == two_hop.build_splits(
-        "bridges", two_hop.type_seed("bridges")
+    assert facts.build_splits("bridges", 9) == facts.build_splits("bridges", 9)
+    assert facts.build_splits("bridges", 9) != facts.build_splits("bridges", 10)
+    assert facts.build_splits("bridges") == facts.build_splits(
+        "bridges", facts.type_seed("bridges")
     )
-    assert two_hop.type_seed("parks") == 76985  # sha256-derived, not Python's salted hash()
-    assert len({two_hop.type_seed(t) for t in two_hop.TYPES}) == len(two_hop.TYPES)
+    assert facts.type_seed("parks") == 76985  # sha256-derived, not Python's salted hash()
+    assert len({facts.type_seed(t) for t in facts.TYPES}) == len(facts.TYPES)
 
 
 def test_people_are_many_distinct_and_unlike_any_entity_or_answer():
-    people = two_hop.load_people()
+    people = facts.load_people()
     assert len(people) >= 40 and len(set(people)) == len(people)
     lowered = [person.lower() for person in people]
-    for e2_type in two_hop.TYPES:
-        for entity in two_hop.load_table(e2_type).entities:
+    for e2_type in facts.TYPES:
+        for entity in facts.load_table(e2_type).entities:
             for text in entity.values():
                 # Accuracy is a substring match and CoT outputs repeat the person's name.
                 if len(text) >= 3:
                     assert not any(text.lower() in person for person in lowered), text
 
 
-@pytest.mark.parametrize("e2_type", two_hop.TYPES)
+@pytest.mark.parametrize("e2_type", facts.TYPES)
 def test_no_entity_name_contains_another(e2_type):
-    names = [entity["name"].lower() for entity in two_hop.load_table(e2_type).entities]
+    names = [entity["name"].lower() for entity in facts.load_table(e2_type).entities]
     assert not [(a, b) for a in names for b in names if a != b and a in b]
 
 
@@ -184,68 +184,68 @@ def write_parks(tmp_path, mutate):
 )  # fmt: skip
 def test_the_schema_rejects_bad_tables_with_one_line(tmp_path, mutate, message):
     with pytest.raises(UserError, match=re.escape(message)) as error:
-        two_hop.read_table(write_parks(tmp_path, mutate))
+        facts.read_table(write_parks(tmp_path, mutate))
     assert "\n" not in str(error.value) and "parks.json" in str(error.value)
 
 
 def test_unknown_type_is_a_user_error_listing_the_types():
-    for call in (lambda: two_hop.load_table("moons"), lambda: two_hop.build_splits("moons")):
+    for call in (lambda: facts.load_table("moons"), lambda: facts.build_splits("moons")):
         with pytest.raises(UserError, match="unknown e2 type 'moons'; choose one of parks, "):
             call()
     with pytest.raises(UserError, match="num_shuffles"):
-        two_hop.build_splits("parks", num_shuffles=0)
+        facts.build_splits("parks", num_shuffles=0)
 
 
 def test_world_knowledge_rows_cover_every_fact():
-    rows = two_hop.world_knowledge_rows()
-    facts = {(r["e2_type"], r["answer_intermediate"], r["attribute"], r["answer"]) for r in rows}
+    rows = facts.world_knowledge_rows()
+    found = {(r["e2_type"], r["answer_intermediate"], r["attribute"], r["answer"]) for r in rows}
     expected = {
         (t, e["name"], a, e[a])
-        for t in two_hop.TYPES
-        for e in two_hop.load_table(t).entities
-        for a in two_hop.TYPE_ATTRIBUTES[t]
+        for t in facts.TYPES
+        for e in facts.load_table(t).entities
+        for a in facts.TYPE_ATTRIBUTES[t]
     }
-    assert facts == expected
+    assert found == expected
     for row in rows:
         assert row["answer"] in row["messages"][2]["content"]
         assert row["answer_intermediate"] in row["messages"][1]["content"]
-    sentences = [r for r in rows if r["messages"][0]["content"] == two_hop.SENTENCE_SYSTEM]
+    sentences = [r for r in rows if r["messages"][0]["content"] == facts.SENTENCE_SYSTEM]
     assert len(sentences) >= 2 * len(expected)  # several paraphrases per fact
 
 
 def test_the_vocabulary_covers_every_row():
-    vocabulary = set(two_hop.word_vocabulary())
-    rows = two_hop.world_knowledge_rows()
-    for e2_type in two_hop.TYPES:
+    vocabulary = set(facts.word_vocabulary())
+    rows = facts.world_knowledge_rows()
+    for e2_type in facts.TYPES:
         for seed in (None, 1):
-            rows += [r for split in two_hop.build_splits(e2_type, seed).values() for r in split]
+            rows += [r for split in facts.build_splits(e2_type, seed).values() for r in split]
     words = {
-        w for r in rows for m in r["messages"] for w in two_hop.WORD_PATTERN.findall(m["content"])
+        w for r in rows for m in r["messages"] for w in facts.WORD_PATTERN.findall(m["content"])
     }
     assert words <= vocabulary and "Wyoming" in vocabulary and "Consider" in vocabulary
 
 
-@pytest.mark.parametrize("config_name", two_hop.TYPES)
+@pytest.mark.parametrize("config_name", facts.TYPES)
 def test_every_builder_config_builds_the_splits(config_name, tmp_path):
-    from data_builders.registry import build_dataset, config_names
+    from latent_lab.tasks.builders import build_dataset, config_names
 
-    assert config_names("semi_synthetic") == list(two_hop.TYPES)
+    assert config_names("semi_synthetic") == list(facts.TYPES)
     dataset = build_dataset("semi_synthetic", config_name, cache_dir=str(tmp_path))
-    splits = two_hop.build_splits(config_name)
+    splits = facts.build_splits(config_name)
     assert list(dataset) == list(splits)
     for name, rows in splits.items():
         assert dataset[name].to_list() == rows
 
 
 def test_builder_fields_override_and_validate(tmp_path):
-    from data_builders.registry import build_dataset, make_builder
+    from latent_lab.tasks.builders import build_dataset, make_builder
 
     dataset = build_dataset(
         "semi_synthetic", "parks", cache_dir=str(tmp_path), seed=7, num_shuffles=2
     )
     assert (
         dataset["2hop_code_nocot_shuffled"].to_list()
-        == (two_hop.build_splits("parks", 7, 2)["2hop_code_nocot_shuffled"])
+        == (facts.build_splits("parks", 7, 2)["2hop_code_nocot_shuffled"])
     )
     card = make_builder("semi_synthetic", "parks", cache_dir=str(tmp_path), seed=7)
     assert "Pairing seed 7" in card.card_description()

@@ -5,13 +5,15 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from latent_lab.config import TASKS, parse_override
+from latent_lab.config import parse_override
 from latent_lab.errors import UserError
+from latent_lab.tasks.registry import task_names
 
 
 def add_parser(subparsers) -> None:
     parser = subparsers.add_parser("build", help="build a task dataset (save_to_disk, Hub)")
-    parser.add_argument("task", choices=TASKS, metavar="TASK", help=" | ".join(TASKS))
+    names = task_names()
+    parser.add_argument("task", choices=names, metavar="TASK", help=" | ".join(names))
     add_dataset_arguments(parser)
     parser.add_argument("--output-dir", help="save_to_disk root (default: data/<task>/<config>)")
     parser.add_argument("--push-to-hub", metavar="REPO_ID", help="also upload Parquet shards")
@@ -28,7 +30,7 @@ def add_dataset_arguments(parser) -> None:
 
 def prepare(task: str, config: str | None, overrides: list[str]):
     """Build (or reuse from cache) the dataset; returns (builder, dataset_dict)."""
-    from data_builders.registry import make_builder
+    from latent_lab.tasks.builders import make_builder
 
     fields = dict(parse_override(item) for item in overrides)
     builder = make_builder(task, config, **fields)
@@ -39,8 +41,8 @@ def prepare(task: str, config: str | None, overrides: list[str]):
 def run(args) -> dict:
     builder, dataset = prepare(args.task, args.config, args.set)
 
-    from data_builders.cards import dataset_card
     from latent_lab.files import staged_dir, write_text_atomic
+    from latent_lab.hub.dataset_card import dataset_card
 
     config_name = builder.config.name
     fields = builder_fields(builder, args.task)
@@ -67,7 +69,7 @@ def run(args) -> dict:
 
 
 def builder_fields(builder, task: str) -> dict:
-    from data_builders.registry import config_fields
+    from latent_lab.tasks.builders import config_fields
 
     return {name: getattr(builder.config, name) for name in config_fields(task)}
 

@@ -77,7 +77,7 @@ def check_experiment_name(name: str) -> None:
 
 
 def write_scaffold(task: str, name: str, target: Path) -> None:
-    from latent_lab.scaffold import template_text
+    from latent_lab.tasks.char_stream.scaffold import template_text
 
     for relative, template in SCAFFOLDS[task].items():
         path = target / relative

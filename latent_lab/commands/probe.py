@@ -41,8 +41,8 @@ def add_parser(subparsers) -> None:
 
 def load_settings(args):
     """--config, --set, --epochs and --seed, checked (without importing torch)."""
-    from latent_lab.analysis.probe_settings import ProbeSettings
     from latent_lab.config import load_yaml, parse_override
+    from latent_lab.tasks.fsm_icl.probe_settings import ProbeSettings
 
     values = load_yaml(probe_config_path(args.config)) if args.config else {}
     values.update(parse_override(text) for text in args.set)
@@ -111,8 +111,8 @@ def run(args) -> dict:
     check_model_dir(str(model_dir), "--model")
 
     # torch and the plotting stack only after the checks above, so a mistake is answered at once
-    from latent_lab.analysis.probe_plot import plot_probes
     from latent_lab.models.loading import load_model
+    from latent_lab.tasks.fsm_icl.probe_plot import plot_probes
 
     name, builder_fields = dataset_fields(record, settings)
     result = probe_model(load_model(str(model_dir)), name, builder_fields, settings)
@@ -138,9 +138,9 @@ def probe_model(model, name: str, builder_fields: dict, settings) -> dict:
     """Hidden states at the query steps of the settings' splits, then a probe per layer."""
     import torch
 
-    from data_builders.registry import build_dataset
-    from latent_lab.analysis.probes import collect_features, probe_layers
-    from latent_lab.tasks.fsm import FSMVocab
+    from latent_lab.tasks.builders import build_dataset
+    from latent_lab.tasks.fsm_icl.generator import FSMVocab
+    from latent_lab.tasks.fsm_icl.probes import collect_features, probe_layers
 
     dataset = build_dataset("fsm_icl", name, **builder_fields)
     vocab = FSMVocab(dataset["train"][0]["s_max"], dataset["train"][0]["a_max"])

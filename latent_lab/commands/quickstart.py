@@ -7,7 +7,8 @@ import importlib.util
 from pathlib import Path
 
 from latent_lab.commands.output import emit
-from latent_lab.config import TASKS, config_dir
+from latent_lab.config import config_dir
+from latent_lab.tasks.registry import task_names
 
 QUICK_SEED = 1
 
@@ -16,7 +17,7 @@ def add_parser(subparsers) -> None:
     parser = subparsers.add_parser("quickstart", help="small runs of every task (CPU, minutes)")
     parser.add_argument("--output-dir", default="runs/quickstart")
     parser.add_argument(
-        "--task", action="append", choices=TASKS, help="run only these tasks (repeatable)"
+        "--task", action="append", choices=task_names(), help="run only these tasks (repeatable)"
     )
     parser.set_defaults(func=run)
 
@@ -25,7 +26,7 @@ def available_tasks() -> list[str]:
     """Tasks that have a recipe and a quick.yaml."""
     return [
         task
-        for task in TASKS
+        for task in task_names()
         if (config_dir(task) / "quick.yaml").is_file()
         and importlib.util.find_spec(f"recipes.{task}") is not None
     ]

@@ -25,8 +25,8 @@ import numpy as np
 import torch
 
 from latent_lab.errors import UserError
-from latent_lab.tasks.fsm import IGNORE_INDEX, FSMVocab
-from latent_lab.tasks.fsm_reference import episode_references
+from latent_lab.tasks.fsm_icl.generator import IGNORE_INDEX, FSMVocab
+from latent_lab.tasks.fsm_icl.reference import episode_references
 
 REFERENCE_COLUMNS = ("seen_mask", "bayes_correct_prob", "bayes_true_prob")
 

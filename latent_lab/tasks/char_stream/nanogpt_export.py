@@ -16,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from data_builders.char_tokenizer import dataset_vocabulary, split_text
 from latent_lab.errors import UserError
+from latent_lab.tasks.char_stream.tokenizer import dataset_vocabulary, split_text
 
 # nanoGPT's file name for each split of ours.
 SPLIT_FILES = {"train": "train.bin", "validation": "val.bin"}

@@ -2,7 +2,7 @@
 facts, standing in for the pretrained model the two-hop experiment fine-tunes.
 
 What the stage teaches (never the evaluated people, so the two-hop test stays a test):
-- every fact of the taught types (two_hop.world_knowledge_rows): questions answered at once,
+- every fact of the taught types (facts.world_knowledge_rows): questions answered at once,
   full-sentence answers, and a worked answer ("<statement>\\nAnswer: <value>");
 - demonstration people: invented names that are not people of people.json (first and last
   names recombined, so never an evaluated person), each with a favorite entity, its first-hop
@@ -26,9 +26,9 @@ from pathlib import Path
 import numpy as np
 
 from latent_lab.errors import UserError
-from latent_lab.metrics.generation_accuracy import GenerationSet
-from latent_lab.tasks import two_hop
-from latent_lab.tasks.two_hop_data.schema import unknown_type_error
+from latent_lab.tasks.semi_synthetic import facts
+from latent_lab.tasks.semi_synthetic.schema import unknown_type_error
+from latent_lab.training.generation_accuracy import GenerationSet
 
 logger = logging.getLogger(__name__)
 STAGE_DIR = "world_knowledge"
@@ -63,7 +63,7 @@ class WorldKnowledgeArguments:
 
     def __post_init__(self):
         for name in self.world_knowledge_types or []:
-            if name not in two_hop.TYPES:
+            if name not in facts.TYPES:
                 raise unknown_type_error(name)
         if self.world_knowledge_epochs <= 0 or self.world_knowledge_learning_rate <= 0:
             raise UserError("world_knowledge_epochs and world_knowledge_learning_rate: must be > 0")
@@ -77,7 +77,7 @@ class WorldKnowledgeArguments:
 def demo_names(count: int, seed: int) -> list[str]:
     """`count` invented names recombining the first and last names of people.json, never one of
     its people (so never an evaluated person, whatever the pairing seed), in a seeded order."""
-    people = two_hop.load_people()
+    people = facts.load_people()
     firsts = sorted({person.split(" ", 1)[0] for person in people})
     lasts = sorted({person.split(" ", 1)[1] for person in people if " " in person})
     names = [f"{first} {last}" for first in firsts for last in lasts]
@@ -92,17 +92,17 @@ def demo_rows(e2_type: str, seed: int, num_people: int, nocot: bool = True) -> l
     """Demonstration person i: a favorite entity (entities in a seeded order, cycled), its
     first-hop row, and the worked CoT row (and the no-CoT row when `nocot`) of one attribute
     (attributes cycled), so every entity and attribute is demonstrated."""
-    table = two_hop.load_table(e2_type)
+    table = facts.load_table(e2_type)
     attributes = list(table.attributes)
     entities = np.random.default_rng([seed, DEMO_STREAM, 1]).permutation(len(table.entities))
     rows = []
     for index, person in enumerate(demo_names(num_people, seed)):
         entity = table.entities[int(entities[index % len(entities)])]
         attribute = attributes[index % len(attributes)]
-        plain, worked = two_hop.two_hop_rows(
+        plain, worked = facts.two_hop_rows(
             table, attribute, person, entity["name"], entity[attribute]
         )
-        rows.append(two_hop.first_hop_row(table, person, entity["name"]))
+        rows.append(facts.first_hop_row(table, person, entity["name"]))
         rows += [plain, worked] if nocot else [worked]
     return rows
 
@@ -111,8 +111,8 @@ def recall_set(types, max_new_tokens: int = 50) -> GenerationSet:
     """The e2 fact questions answered at once (what `recall` measures)."""
     rows = [
         row
-        for row in two_hop.world_knowledge_rows(types)
-        if row["messages"][0]["content"] == two_hop.NOCOT_SYSTEM
+        for row in facts.world_knowledge_rows(types)
+        if row["messages"][0]["content"] == facts.NOCOT_SYSTEM
     ]
     prompts = [row["messages"][:-1] for row in rows]
     return GenerationSet(RECALL_METRIC, prompts, [row["answer"] for row in rows], max_new_tokens)
@@ -144,17 +144,17 @@ def train_world_knowledge(args, e2_type, pairing_seed, model_args, training_args
     import transformers
     from trl import SFTTrainer
 
-    from data_builders.word_tokenizer import word_tokenizer
-    from latent_lab.metrics.generation_accuracy import generation_accuracies
     from latent_lab.models.factory import build_model
-    from latent_lab.training.sft import prompt_completion
+    from latent_lab.tasks.semi_synthetic.sft import prompt_completion
+    from latent_lab.tasks.semi_synthetic.word_tokenizer import word_tokenizer
+    from latent_lab.training.generation_accuracy import generation_accuracies
 
     folder = Path(training_args.output_dir) / STAGE_DIR
     if training_args.resume and (folder / STAGE_FILE).is_file():
         return json.loads((folder / STAGE_FILE).read_text(encoding="utf-8"))
     start, types = time.time(), args.types(e2_type)
-    seed = two_hop.type_seed(e2_type) if pairing_seed is None else pairing_seed
-    facts = two_hop.world_knowledge_rows(types)
+    seed = facts.type_seed(e2_type) if pairing_seed is None else pairing_seed
+    fact_rows = facts.world_knowledge_rows(types)
     demos = demo_rows(e2_type, seed, args.demo_people, args.demo_nocot)
     tokenizer = word_tokenizer(types)
     transformers.set_seed(training_args.seed)
@@ -167,7 +167,7 @@ def train_world_knowledge(args, e2_type, pairing_seed, model_args, training_args
     trainer = SFTTrainer(
         model=model,
         args=stage_arguments(args, training_args, folder),
-        train_dataset=prompt_completion(facts + demos),
+        train_dataset=prompt_completion(fact_rows + demos),
         processing_class=tokenizer,
     )
     train_loss = trainer.train().training_loss

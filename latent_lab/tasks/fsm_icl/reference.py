@@ -31,7 +31,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from latent_lab.tasks.fsm import IGNORE_INDEX, FSMVocab
+from latent_lab.tasks.fsm_icl.generator import IGNORE_INDEX, FSMVocab
 
 MAX_EXACT_STATES = 10
 # Elements of one chunk's DP table (float64, 128 MiB): larger chunks spend less time in Python.

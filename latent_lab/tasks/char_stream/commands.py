@@ -17,7 +17,7 @@ def add_parser(subparsers) -> None:
 def run_nanogpt(args) -> dict:
     builder, dataset = prepare("char_stream", args.config, args.set)
 
-    from data_builders.nanogpt_export import export_nanogpt
+    from latent_lab.tasks.char_stream.nanogpt_export import export_nanogpt
 
     summary = export_nanogpt(dataset, args.output_dir)
     return {"format": "nanogpt", "config_name": builder.config.name, **summary}

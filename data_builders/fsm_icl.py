@@ -1,8 +1,8 @@
-"""FSM in-context learning as a `datasets` builder: config -> latent_lab.tasks.fsm -> rows.
+"""FSM in-context learning as a `datasets` builder: config -> latent_lab.tasks.fsm_icl -> rows.
 
     FSMBuilder(config_name="5s5a", num_train=100).download_and_prepare()
 
-Rows (unpadded, lengths differ; pad in the collator, latent_lab.metrics.fsm_metrics.FSMCollator):
+Rows (unpadded, lengths differ; pad in the collator, latent_lab.tasks.fsm_icl.metrics.FSMCollator):
 input_ids, labels (-100 where not scored), transitions (S lists of A next states), num_states,
 num_actions, absorbing_state (-1: none), s_max and a_max (the vocabulary), and the exact
 per-position references, label-aligned and zero where not scored: seen_mask,
@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import datasets
 
 from latent_lab.errors import UserError
-from latent_lab.tasks.fsm import (
+from latent_lab.tasks.fsm_icl.generator import (
     SPLIT_NAMES,
     EpisodeSpec,
     FSMVocab,
@@ -26,7 +26,7 @@ from latent_lab.tasks.fsm import (
     split_fsms,
     walk_length_range,
 )
-from latent_lab.tasks.fsm_reference import MAX_EXACT_STATES, episode_references
+from latent_lab.tasks.fsm_icl.reference import MAX_EXACT_STATES, episode_references
 
 DESCRIPTION = (
     "In-context learning of random deterministic finite state machines. Each row is one FSM "

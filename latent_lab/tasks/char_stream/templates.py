@@ -22,7 +22,7 @@ import numpy as np
 
 from latent_lab.config import load_yaml
 from latent_lab.errors import UserError
-from latent_lab.tasks.char_streams import Stream, check_separator
+from latent_lab.tasks.char_stream.streams import Stream, check_separator
 
 TEMPLATE_KEYS = ("template", "separator", "fields", "description")
 TEXT_FILTERS: dict[str, Callable[[str], str]] = {

@@ -22,9 +22,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from latent_lab.analysis.probe_settings import ProbeSettings
 from latent_lab.errors import UserError
-from latent_lab.tasks.fsm import IGNORE_INDEX
+from latent_lab.tasks.fsm_icl.generator import IGNORE_INDEX
+from latent_lab.tasks.fsm_icl.probe_settings import ProbeSettings
 
 PROBE_TARGETS = ("current_state", "next_state", "seen")
 
@@ -53,7 +53,7 @@ def query_steps(row) -> tuple[np.ndarray, dict[str, np.ndarray]]:
 def collect_features(model, rows, pad_token_id: int, batch_size: int = 64) -> ProbeData:
     """Run the frozen model over `rows` (dicts with input_ids, labels, seen_mask) and keep every
     layer's hidden state at the query steps."""
-    from latent_lab.metrics.fsm_metrics import FSMCollator
+    from latent_lab.tasks.fsm_icl.metrics import FSMCollator
 
     collate = FSMCollator(pad_token_id)
     device = next(model.parameters()).device

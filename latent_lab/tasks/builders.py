@@ -1,67 +1,29 @@
-"""Task name -> builder class, and the one-line `build_dataset` API beside `latent-lab build`."""
+"""A task's datasets builder, reached through the registry, and the one-line `build_dataset` API
+beside `latent-lab build` (same cache, same seeds)."""
 
 from __future__ import annotations
 
 import dataclasses
-import importlib
 import os
 from pathlib import Path
 
 from latent_lab.config import load_yaml
 from latent_lab.errors import UserError
-from latent_lab.tasks.two_hop_data.schema import TYPES as SEMI_SYNTHETIC_TYPES
-
-# Lazy references so `latent-lab --help` does not import every task.
-BUILDERS = {
-    "char_stream": "data_builders.char_stream:CharStreamBuilder",
-    "gssm": "data_builders.gssm:GSSMBuilder",
-    "fsm_icl": "data_builders.fsm:FSMBuilder",
-    "semi_synthetic": "data_builders.semi_synthetic:SemiSyntheticBuilder",
-}
-# Each builder's config names (BUILDER_CONFIGS order: the first is the default) and its config's
-# own fields, written out so that a wrong --config or --set key is answered without importing
-# `datasets` and the task code. tests/test_cli_startup.py checks them against the builders.
-CONFIG_NAMES = {
-    "char_stream": ("insert_spaces", "count_by_twos", "translate"),
-    "gssm": ("experiment1", "experiment1_small_Z", "experiment2_independent", "experiment2_pairs",
-             "experiment2_chain", "experiment2_dense"),
-    "fsm_icl": ("5s5a", "3s3a", "5s8a", "8s8a", "absorbing_5s5a"),
-    "semi_synthetic": SEMI_SYNTHETIC_TYPES,
-}  # fmt: skip
-FIELD_NAMES = {
-    "char_stream": ("stream", "stream_options", "separator", "num_chars", "train_fraction",
-                    "seed"),
-    "gssm": ("graph", "alpha_X", "alpha_Z", "num_train", "num_validation", "seq_len",
-             "graph_seed", "data_seed", "context"),
-    "fsm_icl": ("num_states", "num_actions", "absorbing", "num_demos", "demo_length",
-                "query_length", "length_jitter", "score_demonstrations", "num_train",
-                "num_validation", "num_test", "seed", "s_max", "a_max"),
-    "semi_synthetic": ("type", "seed", "num_shuffles"),
-}  # fmt: skip
-# The graphs shipped with the gssm builder (names usable as `graph:` and as --config).
-GSSM_GRAPHS_DIR = Path(__file__).resolve().parent / "gssm_graphs"
-
-
-def check_task(task: str) -> None:
-    if task not in BUILDERS:
-        raise UserError(f"unknown task {task!r}; choose one of {', '.join(sorted(BUILDERS))}")
+from latent_lab.tasks.registry import get_task, load
 
 
 def builder_class(task: str):
-    check_task(task)
-    module_name, class_name = BUILDERS[task].split(":")
-    return getattr(importlib.import_module(module_name), class_name)
+    return load(get_task(task).builder)
 
 
 def config_names(task: str) -> list[str]:
-    check_task(task)
-    return list(CONFIG_NAMES[task])
+    """The builder's config names (the first is the default), without importing datasets."""
+    return list(get_task(task).config_names)
 
 
 def field_names(task: str) -> tuple[str, ...]:
     """config_fields' names, without importing `datasets`."""
-    check_task(task)
-    return FIELD_NAMES[task]
+    return get_task(task).field_names
 
 
 def config_fields(task: str) -> dict[str, dataclasses.Field]:

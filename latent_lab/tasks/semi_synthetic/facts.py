@@ -28,7 +28,7 @@ from types import MappingProxyType
 import numpy as np
 
 from latent_lab.errors import UserError
-from latent_lab.tasks.two_hop_data.schema import (
+from latent_lab.tasks.semi_synthetic.schema import (
     NUM_ENTITIES,
     TYPE_ATTRIBUTES,
     TYPES,
@@ -51,7 +51,7 @@ __all__ = [
 FULL_RUN_TYPES = tuple(name for name in TYPES if name != "observatories")
 MIN_PEOPLE = 40
 DEFAULT_NUM_SHUFFLES = 5
-DATA_PACKAGE = "latent_lab.tasks.two_hop_data"
+DATA_PACKAGE = "latent_lab.tasks.semi_synthetic.tables"
 
 FIRST_HOP_SYSTEM = "Answer the question immediately with only the name of the {kind}."
 NOCOT_SYSTEM = "Answer the question immediately, with only the answer and no explanation."

@@ -22,9 +22,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from latent_lab.tasks.gssm_filter import FilterResult, bayes_filter
-from latent_lab.tasks.gssm_graph import Graph, Node, load_graph, parse_graph
-from latent_lab.tasks.gssm_sampler import Sampler, reference_sample, rng_key
+from latent_lab.tasks.gssm.filter import FilterResult, bayes_filter
+from latent_lab.tasks.gssm.graph import Graph, Node, load_graph, parse_graph
+from latent_lab.tasks.gssm.sampler import Sampler, reference_sample, rng_key
 
 __all__ = [
     "GSSM", "FilterResult", "Graph", "Node", "Sampler", "bayes_entropy_rate", "bayes_filter",

@@ -24,7 +24,7 @@ import numba
 import numpy as np
 
 from latent_lab.errors import UserError
-from latent_lab.tasks.gssm_graph import Graph
+from latent_lab.tasks.gssm.graph import Graph
 
 BELIEF_FLOOR = 1e-150
 MAX_LANES = 64  # sequences filtered together by one thread

@@ -16,7 +16,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from latent_lab.tasks.gssm_graph import Graph
+from latent_lab.tasks.gssm.graph import Graph
 
 MASK64 = (1 << 64) - 1
 GOLDEN = 0x9E3779B97F4A7C15

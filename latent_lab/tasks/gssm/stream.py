@@ -15,7 +15,7 @@ from __future__ import annotations
 import torch
 from torch.utils.data import IterableDataset, get_worker_info
 
-from latent_lab.tasks.gssm import GSSM, rng_key, sample_in_context
+from latent_lab.tasks.gssm.model import GSSM, rng_key, sample_in_context
 
 STREAM_TAG = 0x5743  # keeps stream keys apart from the builder's split keys
 

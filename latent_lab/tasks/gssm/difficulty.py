@@ -30,7 +30,7 @@ from scipy.special import gammaincinv
 
 from latent_lab.errors import UserError
 from latent_lab.files import write_text_atomic
-from latent_lab.tasks.gssm import (
+from latent_lab.tasks.gssm.model import (
     KERNEL_FLOOR,
     bayes_entropy_rate,
     bayes_filter,

@@ -3,7 +3,7 @@
 A line is `prompt + answer + "\\n"` and the prompt ends with the stream's separator, so a model
 given `"\\n" + prompt` should produce `answer + "\\n"`, and answers can be scored exactly.
 Streams are built-ins (below), a `package.module:function` reference, or a YAML template
-(latent_lab.tasks.stream_templates). Pure numpy/stdlib: no Hugging Face imports.
+(latent_lab.tasks.char_stream.templates). Pure numpy/stdlib: no Hugging Face imports.
 """
 
 from __future__ import annotations
@@ -222,7 +222,7 @@ def make_stream(name: str, options: Mapping | None = None, separator: str | None
         return _builtin_stream(name, options, separator)
     if kind == "function":
         return _function_stream(name, options, separator)
-    from latent_lab.tasks.stream_templates import template_stream
+    from latent_lab.tasks.char_stream.templates import template_stream
 
     if options:
         raise UserError(

@@ -12,9 +12,9 @@ from pathlib import Path
 from transformers import TrainerCallback
 
 from latent_lab.errors import UserError
-from latent_lab.metrics.generation_accuracy import GenerationSet
-from latent_lab.tasks import two_hop
+from latent_lab.tasks.semi_synthetic import facts
 from latent_lab.training.arguments import lab_sft_config_class
+from latent_lab.training.generation_accuracy import GenerationSet
 
 COT_MAX_NEW_TOKENS = 200
 REFERENCE = {"best_accuracy": 1.0, "loss_advantage_without_link": 0.0}
@@ -112,14 +112,14 @@ def two_hop_splits(e2_type, seed=None, num_shuffles=5, table_file=None) -> dict[
     """{split: rows}: the builder's DatasetDict (cached, shareable), or, with `table_file`, the
     same splits built from a user's table (schema-checked; its type must be `e2_type`)."""
     if table_file is None:
-        from data_builders.registry import build_dataset
+        from latent_lab.tasks.builders import build_dataset
 
         dataset = build_dataset("semi_synthetic", e2_type, seed=seed, num_shuffles=num_shuffles)
         return {name: split.to_list() for name, split in dataset.items()}
-    table = two_hop.read_table(Path(table_file))
+    table = facts.read_table(Path(table_file))
     if table.type != e2_type:
         raise UserError(f"table_file: {table_file} has type {table.type!r}; set type to match")
-    return two_hop.build_splits(e2_type, seed, num_shuffles, table=table)
+    return facts.build_splits(e2_type, seed, num_shuffles, table=table)
 
 
 def prompt_completion(rows):
@@ -225,7 +225,7 @@ def two_hop_task_run(
     gets the last generation samples and `extra_results`."""
     from trl import SFTTrainer
 
-    from latent_lab.metrics.generation_accuracy import GenerationAccuracyCallback
+    from latent_lab.training.generation_accuracy import GenerationAccuracyCallback
     from latent_lab.training.runner import TaskRun
 
     sets = [*generation_sets(splits, **budgets), *extra_sets]

@@ -2,7 +2,7 @@
 shuffled-answer loss advantage, each a mean over the type's attributes per run, then mean and
 95% CI over seeds (aggregate.summarize).
 
-    python -m latent_lab.analysis.two_hop_plot RUNS_DIR... [--output two_hop.png]
+    python -m latent_lab.tasks.semi_synthetic.plot RUNS_DIR... [--output two_hop.png]
 
 Writes the PNG and two_hop.csv beside it; prints a table, then one JSON line (the summary).
 """
@@ -22,7 +22,7 @@ from latent_lab.analysis.aggregate import load_results, summarize
 from latent_lab.config import argparse_one_line_errors
 from latent_lab.errors import UserError, exit_on_user_error
 from latent_lab.files import write_text_atomic
-from latent_lab.tasks.two_hop import TYPES
+from latent_lab.tasks.semi_synthetic.facts import TYPES
 
 QUANTITIES = ("nocot_accuracy", "cot_accuracy", "loss_advantage")
 PLOT_FILE = "two_hop.png"

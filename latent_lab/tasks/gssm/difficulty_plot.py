@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from latent_lab.analysis.difficulty import MEASURES
+from latent_lab.tasks.gssm.difficulty import MEASURES
 
 
 def _edges(values: list[float]) -> np.ndarray:

@@ -71,8 +71,9 @@ def _no_action(args) -> dict:
 def load_config(value: str) -> tuple[str, dict, Path | None, bool]:
     """(name, mapping, folder for relative graph paths, is a builder config name).
     A wrong name is answered without importing the builder (`datasets`, numba)."""
-    from data_builders.registry import GSSM_GRAPHS_DIR, config_names, field_names
     from latent_lab.config import available_configs, config_dir, load_yaml
+    from latent_lab.tasks.builders import config_names, field_names
+    from latent_lab.tasks.gssm import GRAPHS_DIR as GSSM_GRAPHS_DIR
 
     path = Path(value)
     if path.is_file():
@@ -141,7 +142,7 @@ def _first(*values):
 
 
 def run_sample(args) -> dict:
-    from data_builders.registry import field_names
+    from latent_lab.tasks.builders import field_names
 
     flags = {"--num-sequences": args.num_sequences, "--seq-len": args.seq_len}
     flags.update({"--seed": args.seed, "--graph-seed": args.graph_seed})
@@ -157,7 +158,7 @@ def run_sample(args) -> dict:
 
     import numpy as np  # after the checks above, so a mistake is answered at once
 
-    from latent_lab.tasks.gssm import GSSM, bayes_entropy_rate, parse_graph, rng_key
+    from latent_lab.tasks.gssm.model import GSSM, bayes_entropy_rate, parse_graph, rng_key
 
     graph = parse_graph(spec, _first(args.alpha_X, fields.get("alpha_X")),
                         _first(args.alpha_Z, fields.get("alpha_Z")), source=graph_name)  # fmt: skip
@@ -211,7 +212,7 @@ def _save_npz_atomic(output: str, arrays: dict) -> Path:
 
 def difficulty_settings(args):
     """(DifficultySettings, output folder) from --config and the flags (flags win)."""
-    from data_builders.registry import field_names
+    from latent_lab.tasks.builders import field_names
 
     name, data, base, is_builder = load_config(args.config)
     if is_builder:  # a builder config contributes its graph only, not its training sizes
@@ -231,7 +232,9 @@ def difficulty_settings(args):
         fields.pop("target", None)
     values = {key: _first(flags[key], fields.get(key)) for key in flags}
     values = {key: value for key, value in values.items() if value is not None}
-    from latent_lab.analysis.difficulty import DifficultySettings  # numpy, scipy: after the checks
+    from latent_lab.tasks.gssm.difficulty import (
+        DifficultySettings,  # numpy, scipy: after the checks
+    )
 
     settings = DifficultySettings(graphs=tuple(graphs), **_normalised(values))
     default = Path("runs") / "gssm_difficulty" / name.replace("/", "-")
@@ -288,7 +291,7 @@ def run_difficulty(args) -> dict:
 
     from tqdm import tqdm
 
-    from latent_lab.analysis import difficulty
+    from latent_lab.tasks.gssm import difficulty
 
     shard = difficulty.parse_shard(args.shard) if args.shard else None
     cells = difficulty.grid_cells(settings)
@@ -308,7 +311,7 @@ def run_merge(args) -> dict:
     if not output_dir.is_dir():
         raise UserError(f"--merge {output_dir}: no such folder; give the folder of the shards")
 
-    from latent_lab.analysis import difficulty
+    from latent_lab.tasks.gssm import difficulty
 
     records = difficulty.merge_shards(output_dir)
     settings = None
@@ -322,9 +325,9 @@ def finish(records: list[dict], settings, output_dir: Path) -> dict:
     """Write the JSONL and heat-map, solve and print the equivalent pairs."""
     from tqdm import tqdm
 
-    from latent_lab.analysis import difficulty
-    from latent_lab.analysis.difficulty_plot import pairs_table, plot_difficulty
     from latent_lab.files import write_json_atomic
+    from latent_lab.tasks.gssm import difficulty
+    from latent_lab.tasks.gssm.difficulty_plot import pairs_table, plot_difficulty
 
     jsonl = difficulty.write_jsonl(output_dir / difficulty.JSONL_NAME, records)
     pairs = []

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from transformers import Trainer
 
-from latent_lab.tasks.gssm import bayes_filter
+from latent_lab.tasks.gssm.model import bayes_filter
 
 
 @dataclass

@@ -1,7 +1,7 @@
 """A word-level Hugging Face tokenizer for the two-hop tables, with a chat template.
 
 Tokens are the words and punctuation marks of every string the two-hop rows can hold
-(two_hop.WORD_PATTERN over two_hop.vocabulary_texts), each in two forms: bare ("Park") and
+(facts.WORD_PATTERN over facts.vocabulary_texts), each in two forms: bare ("Park") and
 with the single space before it (" Park"), plus the newline. The decoder joins tokens with
 nothing between them, so decode(encode(text)) == text for every row; anything else (an unknown
 word, a double space, a tab) becomes <unk> and is caught by latent_lab.generation.check_prompt.
@@ -15,7 +15,7 @@ completion: " " + the assistant text, and its `<|end|>` (eos).
 
 from __future__ import annotations
 
-from latent_lab.tasks import two_hop
+from latent_lab.tasks.semi_synthetic import facts
 
 PAD, UNK, END = "<pad>", "<unk>", "<|end|>"
 ROLE_TOKENS = {role: f"<|{role}|>" for role in ("system", "user", "assistant")}
@@ -33,13 +33,13 @@ CHAT_TEMPLATE = (
 )
 
 
-def word_tokens(types=two_hop.TYPES) -> list[str]:
+def word_tokens(types=facts.TYPES) -> list[str]:
     """The vocabulary after the special tokens: newline, then each word bare and spaced."""
-    words = two_hop.word_vocabulary(types)
+    words = facts.word_vocabulary(types)
     return ["\n", *words, *(f" {word}" for word in words)]
 
 
-def word_tokenizer(types=two_hop.TYPES):
+def word_tokenizer(types=facts.TYPES):
     """A PreTrainedTokenizerFast over the words of `types`' tables and the invented people.
     Ids: <pad> 0, <unk> 1, <|end|> 2 (eos), role markers, then word_tokens(types)."""
     from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers

@@ -1,0 +1,1 @@
+"""Hub cards and pushes: dataset and model cards, uploads."""
