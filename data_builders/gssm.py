@@ -1,4 +1,4 @@
-"""GSSM data as a `datasets` builder: config -> latent_lab.tasks.gssm.model -> rows.
+"""GSSM data as a `datasets` builder: config (latent_lab.tasks.gssm.config) -> sampler -> rows.
 
     GSSMBuilder(config_name="experiment1", num_train=64, seq_len=256).download_and_prepare()
 
@@ -10,16 +10,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import datasets
 import numpy as np
 
-from latent_lab.errors import UserError
-from latent_lab.tasks.gssm import GRAPHS_DIR
-from latent_lab.tasks.gssm.model import GSSM, kernel_arrays, parse_graph, rng_key, sample_in_context
+from latent_lab.tasks.gssm.config import SPLIT_KEYS, GSSMDataConfig
+from latent_lab.tasks.gssm.model import GSSM, kernel_arrays, rng_key, sample_in_context
 
 DESCRIPTION = (
     "Graph-structured state-space sequences: latent Markov chains driven by the observed token "
@@ -33,72 +31,15 @@ FEATURES = datasets.Features(
     {"input_ids": datasets.List(datasets.Value("int64")), "bayes_nll": datasets.Value("float64")}
 )
 CHUNK_SEQUENCES = 256  # sequences sampled and filtered together
-SPLITS = {datasets.Split.TRAIN: 0, datasets.Split.VALIDATION: 1}  # part of the sampling key
-# Experiment 2's alpha_Z: its Bayes entropy rate (~0.52 on all four graphs; 6 graph seeds,
-# 48 x 512 tokens) is near experiment1's 0.54. The difficulty tool can solve it more finely.
-EXPERIMENT2_ALPHA_Z = 0.22
-
-
-def _is_int(value) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def graph_source(graph) -> Path | None:
-    """A graph field naming a shipped graph (`experiment1`) or a YAML file -> its path."""
-    if isinstance(graph, Mapping):
-        return None
-    shipped = GRAPHS_DIR / f"{graph}.yaml"
-    return shipped if shipped.is_file() else Path(graph)
 
 
 @dataclass
-class GSSMConfig(datasets.BuilderConfig):
-    """graph: a shipped graph name (see latent_lab/tasks/gssm/graphs), a YAML path, or the
-    mapping itself; alpha_X / alpha_Z: override the graph's defaults (a node's own alpha
-    still wins); graph_seed fixes the kernels, data_seed the sequences."""
-
-    graph: str | dict = "experiment1"
-    alpha_X: float | None = None
-    alpha_Z: float | None = None
-    num_train: int = 1024
-    num_validation: int = 64
-    seq_len: int = 2048
-    graph_seed: int = 0
-    data_seed: int = 0
-    context: bool = False
+class GSSMConfig(datasets.BuilderConfig, GSSMDataConfig):
+    """A named builder config holding the GSSM data fields (latent_lab/tasks/gssm/config.py)."""
 
     def __post_init__(self):
-        super().__post_init__()
+        datasets.BuilderConfig.__post_init__(self)
         self.validate()
-
-    def validate(self) -> None:
-        """Checks without I/O; a graph file is read when the builder is made."""
-        for name in ("num_train", "num_validation", "seq_len", "graph_seed", "data_seed"):
-            value = getattr(self, name)
-            if isinstance(value, float) and value.is_integer():
-                value = int(value)  # YAML reads 1e3 as a float
-                setattr(self, name, value)
-            minimum = 0 if name.endswith("seed") else 1
-            if not _is_int(value) or value < minimum:
-                raise UserError(f"{name}: expected an integer >= {minimum}, got {value!r}")
-        if not isinstance(self.context, bool):
-            raise UserError(f"context: expected true or false, got {self.context!r}")
-        if isinstance(self.graph, Mapping):
-            self.parsed_graph()  # no I/O needed: check it now
-        elif not isinstance(self.graph, str) or not self.graph:
-            raise UserError("graph: expected a shipped graph name, a YAML path or a mapping")
-
-    def parsed_graph(self):
-        if isinstance(self.graph, Mapping):
-            return parse_graph(self.graph, self.alpha_X, self.alpha_Z, source="graph")
-        from latent_lab.config import load_yaml
-
-        path = graph_source(self.graph)
-        if not path.is_file():
-            shipped = ", ".join(sorted(p.stem for p in GRAPHS_DIR.glob("*.yaml")))
-            raise UserError(f"graph: {self.graph!r} is neither a file nor a shipped graph "
-                            f"({shipped}); fix the path or the name")  # fmt: skip
-        return parse_graph(load_yaml(path), self.alpha_X, self.alpha_Z, source=str(path))
 
     def create_config_id(self, config_kwargs: dict, custom_features=None) -> str:
         # Key the cache by the graph's content, not its file name: an edited file rebuilds.
@@ -119,12 +60,12 @@ class GSSMBuilder(datasets.GeneratorBasedBuilder):
     BUILDER_CONFIG_CLASS = GSSMConfig
     BUILDER_CONFIGS = [
         _config("experiment1", "experiment1", "Experiment 1, small alpha_X (easy to infer "
-                "latents): alpha_X 1e-3, alpha_Z 0.142.", alpha_X=1e-3, alpha_Z=0.142),
+                "latents): alpha_X 1e-3, alpha_Z 0.142 (the graph's defaults)."),
         _config("experiment1_small_Z", "experiment1", "Experiment 1, small alpha_Z (easy to "
                 "predict latents): alpha_X 5.7e-2, alpha_Z 1e-3.", alpha_X=5.7e-2, alpha_Z=1e-3),
         *(
             _config(f"experiment2_{kind}", f"experiment2_{kind}", f"Experiment 2, {kind} "
-                    "latents (X alpha 1e-3).", alpha_Z=EXPERIMENT2_ALPHA_Z)
+                    "latents (X alpha 1e-3, alpha_Z 0.22: the graph's defaults).")
             for kind in ("independent", "pairs", "chain", "dense")
         ),
     ]  # fmt: skip
@@ -145,7 +86,7 @@ class GSSMBuilder(datasets.GeneratorBasedBuilder):
         }
         return [
             datasets.SplitGenerator(split, {"split_index": index, "size": sizes[split]})
-            for split, index in SPLITS.items()
+            for split, index in SPLIT_KEYS.items()
         ]
 
     def _generate_examples(self, split_index: int, size: int):

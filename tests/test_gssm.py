@@ -392,11 +392,12 @@ def test_builder_config_errors(fields, word, tmp_path):
 
 def test_stream_is_endless_deterministic_and_split_by_worker(monkeypatch):
     import latent_lab.tasks.gssm.stream as stream_module
-    from data_builders.gssm import GSSMConfig
+    from latent_lab.tasks.gssm.config import GSSMDataConfig
     from latent_lab.tasks.gssm.stream import GSSMStream
 
-    config = GSSMConfig(name="s", graph="experiment1", alpha_X=1e-3, alpha_Z=0.142, seq_len=32)
-    stream = GSSMStream.from_config(config, seed=1, chunk_sequences=4)
+    config = GSSMDataConfig(graph="experiment1", alpha_X=1e-3, alpha_Z=0.142, seq_len=32)
+    model = GSSM.from_seed(config.parsed_graph(), config.graph_seed)
+    stream = GSSMStream(model, config.seq_len, seed=1, chunk_sequences=4)
 
     def take(count):
         rows = itertools.islice(iter(stream), count)
@@ -415,5 +416,4 @@ def test_stream_is_endless_deterministic_and_split_by_worker(monkeypatch):
     stream.set_epoch(1)
     assert not np.array_equal(first, take(10))
     # Same kernels as the builder's validation split: the exact reference applies.
-    held_out = GSSM.from_seed(config.parsed_graph(), config.graph_seed)
-    assert np.isfinite(held_out.bayes(first).bayes_nll).all()
+    assert np.isfinite(model.bayes(first).bayes_nll).all()

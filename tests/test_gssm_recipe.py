@@ -27,7 +27,7 @@ TINY_GRAPH = {
     "alpha_Z": 0.5,
 }
 TINY_RUN = (
-    "--seq_len 12 --num_train 8 --num_validation 6 --graph_seed 3 --dataset_seed 4 "
+    "--seq_len 12 --num_train 8 --num_validation 6 --graph_seed 3 --data_seed 4 "
     "--hidden_size 16 --num_hidden_layers 1 --num_attention_heads 2 "
     "--max_position_embeddings 13 --max_steps 2 --per_device_train_batch_size 4 "
     "--per_device_eval_batch_size 4 --eval_steps 1 --logging_steps 1 --save_strategy no --seed 7"
@@ -254,8 +254,9 @@ def test_collator_prepends_bos_and_preprocess_aligns_positions():
 @pytest.mark.parametrize("name", [n for n in available_configs("gssm") if "difficulty" not in n])
 def test_shipped_configs_parse_and_fit_their_sequences(name):
     data_args, model_args, training_args, _ = recipe.make_parser().parse(["--config", name])
-    data_args.resolve()  # the graph and alphas are valid
-    assert data_args.seq_len + 1 <= model_args.max_position_embeddings
+    config = data_args.check().config  # every field valid, the graph and alphas included
+    config.parsed_graph()
+    assert config.seq_len + 1 <= model_args.max_position_embeddings
 
 
 @pytest.mark.parametrize(
@@ -263,7 +264,7 @@ def test_shipped_configs_parse_and_fit_their_sequences(name):
     [
         (["--graph", "no_such_graph"], "graph: 'no_such_graph' is neither a file"),
         (["--seq_len", "4096"], "max_position_embeddings: 2049 < seq_len + 1"),
-        (["--num_validation", "0"], "num_validation: must be >= 1"),
+        (["--num_validation", "0"], "num_validation: expected an integer >= 1"),
         (["--onfly", "true", "--max_steps", "-1"], "max_steps: on-the-fly"),
     ],
 )

@@ -38,6 +38,10 @@ class LabArgumentsMixin:
     resume: bool = field(
         default=False, metadata={"help": "continue from the last checkpoint in output_dir"}
     )
+    # One seed naming everywhere: `seed` (model initialisation and data order) and a task's own
+    # `data_seed` (the dataset). Trainer's data_seed would take the second name, so it is not a
+    # command-line field here; left None, Trainer orders the data by `seed`.
+    data_seed: int | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self):
         # Remember whether the user chose output_dir: the HF class fills in a default.

@@ -1,4 +1,6 @@
-"""The one training path every recipe uses: task data in, Trainer run, results.json out."""
+"""The one path every recipe's run takes: a task hands over its data and metrics (TaskRun); the
+runner names the run, builds the model and the Trainer, trains (or only evaluates), evaluates
+every split, saves the model and writes results.json and the report."""
 
 from __future__ import annotations
 
@@ -41,6 +43,8 @@ class TaskRun:
     final_eval_datasets: dict = field(default_factory=dict)
     # Called after training on the main process: returns extra results.json fields (samples...).
     finalize: Callable | None = None
+    # compute_metrics looks sequences up by their tokens (Trainer's include_for_metrics inputs).
+    metrics_need_inputs: bool = False
 
 
 def default_run_name(config_name: str, seed: int) -> str:
@@ -76,25 +80,41 @@ def last_checkpoint(output_dir: str) -> str | None:
     return None
 
 
-def run_training(run: TaskRun, model_args, training_args, config_path, *extra_args) -> dict:
-    """Train, evaluate, save the model and write results.json; returns the results record."""
+def run_config_name(training_args, config_path, default: str = "default") -> str:
+    """The name results.json records: --config_name, else the config's path inside
+    recipes/configs/<recipe>/ (or the file's stem), else `default`."""
+    if training_args.config_name:
+        return training_args.config_name
+    return config_name_of(config_path) if config_path else default
+
+
+def start_run(task: str, training_args, config_path, default_name: str = "default") -> str:
+    """Name the run, choose its folder (runs/<experiment>/<run_name>) and its W&B group, seed
+    everything; returns the config name."""
+    import transformers
+
+    config_name = run_config_name(training_args, config_path, default_name)
+    prepare_output_dir(training_args, task, config_name)
+    configure_wandb(training_args, config_path)
+    transformers.set_seed(training_args.seed)
+    return config_name
+
+
+def make_trainer(run: TaskRun, model_args, training_args, *, train: bool = True):
+    """The task's Trainer (or SFTTrainer) with its model, data, metrics and callbacks."""
     import transformers
 
     from latent_lab.models.factory import build_model
 
-    start = time.time()
-    config_name = training_args.config_name or (
-        config_name_of(config_path) if config_path else "default"
-    )
-    prepare_output_dir(training_args, run.task, config_name)
-    configure_wandb(training_args, config_path)
-    transformers.set_seed(training_args.seed)
-
+    if run.metrics_need_inputs and "inputs" not in training_args.include_for_metrics:
+        training_args.include_for_metrics = [*training_args.include_for_metrics, "inputs"]
     model = run.model
     if model is None:
         model = build_model(model_args, run.vocab_size, **run.special_token_ids)
-    trainer_class = run.trainer_class or transformers.Trainer
-    trainer = trainer_class(
+    kwargs = dict(run.trainer_kwargs)
+    if not train:
+        kwargs.pop("peft_config", None)  # evaluate the model as given, no new adapters
+    trainer = (run.trainer_class or transformers.Trainer)(
         model=model,
         args=training_args,
         train_dataset=run.train_dataset,
@@ -103,11 +123,39 @@ def run_training(run: TaskRun, model_args, training_args, config_path, *extra_ar
         compute_metrics=run.compute_metrics,
         preprocess_logits_for_metrics=run.preprocess_logits_for_metrics,
         processing_class=run.tokenizer,
-        **run.trainer_kwargs,
+        **kwargs,
     )
     for make_callback in run.callback_factories:
         trainer.add_callback(make_callback(trainer))
+    return trainer
 
+
+def run_task(run: TaskRun, model_args, training_args, config_path, *extra_args,
+             train: bool = True) -> dict | None:  # fmt: skip
+    """The whole run: name and folder, model, Trainer, train (unless train=False: evaluate the
+    given model only), evaluate every split, save the model, write results.json and the report.
+    Returns the results record on the main process, None on the others."""
+    start = time.time()
+    config_name = start_run(run.task, training_args, config_path)
+    trainer = make_trainer(run, model_args, training_args, train=train)
+    metrics = train_model(trainer, training_args) if train else {}
+    if run.eval_dataset is not None:
+        metrics.update(trainer.evaluate())
+    for split, dataset in run.final_eval_datasets.items():
+        metrics.update(trainer.evaluate(dataset, metric_key_prefix=split))
+    if train:
+        trainer.save_model()
+        trainer.save_state()
+    context = (config_name, config_path, start, model_args, training_args, *extra_args)
+    results = record_results(run, trainer, metrics, *context)
+    if results is not None:
+        _write_report(training_args.output_dir)
+    trainer.accelerator.wait_for_everyone()
+    return results
+
+
+def train_model(trainer, training_args) -> dict:
+    """trainer.train(), resuming from the newest complete checkpoint with --resume."""
     checkpoint = training_args.resume_from_checkpoint
     if training_args.resume and checkpoint is None:
         checkpoint = last_checkpoint(training_args.output_dir)
@@ -115,30 +163,7 @@ def run_training(run: TaskRun, model_args, training_args, config_path, *extra_ar
             logger.warning(
                 "--resume: no checkpoint in %s, starting from scratch", training_args.output_dir
             )
-    train_output = trainer.train(resume_from_checkpoint=checkpoint)
-    metrics = dict(train_output.metrics)
-    if run.eval_dataset is not None:
-        metrics.update(trainer.evaluate())
-    for split, dataset in run.final_eval_datasets.items():
-        metrics.update(trainer.evaluate(dataset, metric_key_prefix=split))
-    trainer.save_model()
-    trainer.save_state()
-
-    results = record_results(
-        run,
-        trainer,
-        metrics,
-        config_name,
-        config_path,
-        start,
-        model_args,
-        training_args,
-        *extra_args,
-    )
-    if results is not None:
-        _write_report(training_args.output_dir)
-    trainer.accelerator.wait_for_everyone()
-    return results
+    return dict(trainer.train(resume_from_checkpoint=checkpoint).metrics)
 
 
 def record_results(
@@ -182,3 +207,8 @@ def _write_report(output_dir: str) -> None:
     from latent_lab.analysis.run_report import write_run_report
 
     write_run_report(output_dir)
+
+
+def run_training(run: TaskRun, model_args, training_args, config_path, *extra_args):
+    """Temporary name for run_task while the recipes move to it (one-package-per-task move)."""
+    return run_task(run, model_args, training_args, config_path, *extra_args)

@@ -22,7 +22,7 @@ from latent_lab.errors import UserError
 
 DIFFICULTY_KEYS = ("graph", "grid", "graph_seeds", "num_sequences", "seq_len", "data_seed",
                    "measure", "target", "reference", "small_alpha", "output_dir")  # fmt: skip
-TRAIN_SPLIT = 0  # data_builders.gssm.SPLITS: `sample --seed S` = the train split of data_seed S
+TRAIN_SPLIT = 0  # config.SPLIT_KEYS: `sample --seed S` = the train split of data_seed S
 
 
 def add_parser(subparsers) -> None:
@@ -80,9 +80,9 @@ def load_config(value: str) -> tuple[str, dict, Path | None, bool]:
         return path.stem, load_yaml(path), path.parent, False
     builders = config_names("gssm")
     if value in builders:
-        from data_builders.gssm import GSSMBuilder
+        from latent_lab.tasks.builders import builder_class
 
-        config = next(c for c in GSSMBuilder.BUILDER_CONFIGS if c.name == value)
+        config = next(c for c in builder_class("gssm").BUILDER_CONFIGS if c.name == value)
         return value, {name: getattr(config, name) for name in field_names("gssm")}, None, True
     for candidate in (GSSM_GRAPHS_DIR / f"{value}.yaml", config_dir("gssm") / value,
                       config_dir("gssm") / f"{value}.yaml"):  # fmt: skip
@@ -116,8 +116,8 @@ def split_config(name: str, data: dict, base: Path | None, allowed) -> tuple[lis
 
 
 def _graph_spec(value, base: Path | None, index: int) -> tuple[str, dict]:
-    from data_builders.gssm import graph_source
     from latent_lab.config import load_yaml
+    from latent_lab.tasks.gssm.config import graph_source
 
     if isinstance(value, Mapping):
         return f"graph{index}", dict(value)

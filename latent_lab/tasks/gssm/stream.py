@@ -1,7 +1,7 @@
 """On-the-fly GSSM training data: an endless stream of fresh sequences from fixed kernels.
 
-    stream = GSSMStream.from_config(GSSMConfig(graph="experiment1", alpha_X=1e-3,
-                                               alpha_Z=0.142, seq_len=2048), seed=0)
+    model = GSSM.from_seed(parse_graph(...), graph_seed=0)        # kernels fixed by graph_seed
+    stream = GSSMStream(model, seq_len=2048, seed=0)
     loader = DataLoader(stream, batch_size=16)     # rows: {"input_ids": LongTensor (T,)}
 
 The kernels come from graph_seed alone, so they match the builder's held-out validation split
@@ -40,13 +40,6 @@ class GSSMStream(IterableDataset):
         self.chunk_sequences = chunk_sequences
         self.context = context
         self.epoch = 0
-
-    @classmethod
-    def from_config(cls, config, seed: int | None = None, chunk_sequences: int = 16):
-        """From a data_builders.gssm.GSSMConfig; seed defaults to its data_seed."""
-        model = GSSM.from_seed(config.parsed_graph(), config.graph_seed)
-        seed = config.data_seed if seed is None else seed
-        return cls(model, config.seq_len, seed, chunk_sequences, config.context)
 
     def set_epoch(self, epoch: int) -> None:
         """Trainer calls this when it restarts the iterator: a new epoch gives new sequences."""

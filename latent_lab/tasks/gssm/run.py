@@ -1,0 +1,111 @@
+"""What the GSSM recipe hands the runner: data (the builder's splits, or an endless stream and
+the same validation split), the exact Bayes reference of the validation sequences, the collator
+and metrics. Sequences are fed as [BOS, X(1..T)], so the loss covers t = 1..T exactly like
+bayes_loss; the vocabulary is dim X + 1 and the longest input seq_len + 1."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from latent_lab.errors import UserError
+
+POSITIONAL_MODELS = ("gpt2", "llama")  # models with a maximum input length
+
+
+def check_arguments(data_args, model_args, training_args):
+    """Every mistake the arguments reveal, before any data or folder; returns the builder (the
+    named config with this run's overrides, validated; no data generated yet)."""
+    builder = data_args.check()
+    config = builder.config
+    if model_args.model_type in POSITIONAL_MODELS and model_args.init_from is None:
+        if config.seq_len + 1 > model_args.max_position_embeddings:
+            raise UserError(
+                f"max_position_embeddings: {model_args.max_position_embeddings} < seq_len + 1 "
+                f"(BOS) = {config.seq_len + 1}; set max_position_embeddings >= that"
+            )
+    if data_args.onfly and training_args.max_steps < 1:
+        raise UserError("max_steps: on-the-fly data is endless; set max_steps >= 1")
+    return builder
+
+
+def load_data(builder, onfly: bool, seed: int, batch_size: int):
+    """(graph model, train data, validation split). The model is the graph with its kernels
+    (graph_seed); on the fly, the train data is a stream keyed by data_seed and --seed."""
+    import datasets
+
+    from latent_lab.tasks.gssm.config import SPLIT_KEYS
+    from latent_lab.tasks.gssm.model import GSSM, rng_key, sample_in_context
+    from latent_lab.tasks.gssm.stream import GSSMStream
+
+    config = builder.config
+    model = GSSM.from_seed(config.parsed_graph(), config.graph_seed)
+    if not onfly:
+        builder.download_and_prepare()
+        dataset = builder.as_dataset()
+        return model, dataset["train"], dataset["validation"]
+    # Sequence s depends only on (key, s): one call gives the builder's validation tokens.
+    key = rng_key(config.data_seed, SPLIT_KEYS["validation"])
+    shape = (config.num_validation, config.seq_len)
+    if config.context:
+        tokens = sample_in_context(model.graph, *shape, key)
+    else:
+        tokens = model.sample(*shape, key)
+    stream = GSSMStream(
+        model,
+        config.seq_len,
+        seed=rng_key(config.data_seed, seed),  # --seed: another stream
+        chunk_sequences=batch_size,
+        context=config.context,
+    )
+    return model, stream, datasets.Dataset.from_dict({"input_ids": tokens.tolist()})
+
+
+def task_run(model, train_dataset, eval_dataset, context: bool):
+    """The TaskRun: exact reference of the validation sequences, collator, metrics, Trainer."""
+    import torch
+
+    from latent_lab.tasks.gssm import metrics
+    from latent_lab.training.runner import TaskRun
+
+    threads = torch.get_num_threads()
+    graph = model.graph
+    tokens = np.asarray(eval_dataset["input_ids"], dtype=np.int64)
+    table = None if context else metrics.BayesTable(graph, model.kernels, tokens)
+    # numba's OpenMP pool, started by the first parallel sampler or filter call above, sets the
+    # OpenMP thread count torch shares to NUMBA_NUM_THREADS (OMP_NUM_THREADS=1 became 2, and
+    # a loaded machine ran 10x slower); later calls leave it alone, so restore it once here.
+    torch.set_num_threads(threads)
+    bos = graph.vocab_size
+    return TaskRun(
+        task="gssm",
+        train_dataset=train_dataset,
+        eval_dataset=eval_dataset,
+        vocab_size=graph.vocab_size + 1,
+        data_collator=metrics.GSSMCollator(bos),
+        compute_metrics=metrics.GSSMMetrics(table),
+        preprocess_logits_for_metrics=metrics.preprocess_logits_for_metrics,
+        metrics_need_inputs=True,  # the metrics look the sequences up in the reference table
+        reference=exact_reference(table, tokens, graph.vocab_size),
+        reference_for={"eval_loss": "bayes_loss", "eval_accuracy": "bayes_accuracy"},
+        special_token_ids={"bos_token_id": bos},
+        trainer_class=metrics.GSSMTrainer,
+        finalize=lambda trainer: {"gssm": {
+            "alphas": {node.name: node.alpha for node in graph.nodes}, "bos_token_id": bos,
+            "vocab_size": graph.vocab_size, "joint_states": graph.joint_states}},
+    )  # fmt: skip
+
+
+def exact_reference(table, tokens: np.ndarray, vocab_size: int) -> dict:
+    """Bayes-optimal loss and accuracy on the validation sequences (None in context mode:
+    kernels change per sequence, there is no exact reference to report)."""
+    from latent_lab.tasks.gssm.model import bayes_entropy_rate
+
+    if table is None:
+        return {"bayes_loss": None, "bayes_accuracy": None}
+    nll, predictions = table.lookup(tokens)
+    bayes_loss = float(nll.mean())
+    return {
+        "bayes_loss": bayes_loss,
+        "bayes_accuracy": float((predictions == tokens).mean()),
+        "bayes_entropy_rate": bayes_entropy_rate(bayes_loss, vocab_size),
+    }
