@@ -39,13 +39,12 @@ class Task:
     commands: str | None = None
     # `latent-lab init <name> DIR` scaffolds an experiment folder: "module:function".
     scaffold: str | None = None
-    # The recipe script, recipes/<recipe>.py (default: the task's name).
-    recipe: str = ""
-    extra: dict = field(default_factory=dict)
+    # Recipe scripts recipes/<name>.py -> their make_parser ("module:function"); default: one
+    # recipe named after the task, its parser in latent_lab/tasks/<task>/arguments.py.
+    recipes: dict[str, str] = field(default_factory=dict)
 
-    @property
-    def recipe_name(self) -> str:
-        return self.recipe or self.name
+    def recipe_parsers(self) -> dict[str, str]:
+        return self.recipes or {self.name: f"latent_lab.tasks.{self.name}.arguments:make_parser"}
 
 
 def load(reference: str):
@@ -72,6 +71,14 @@ def all_tasks() -> dict[str, Task]:
 
 def task_names() -> list[str]:
     return list(all_tasks())
+
+
+def recipe_parser_reference(recipe: str) -> str | None:
+    """The make_parser of recipes/<recipe>.py, from the task that ships it (None: no task)."""
+    for task in all_tasks().values():
+        if recipe in task.recipe_parsers():
+            return task.recipe_parsers()[recipe]
+    return None
 
 
 def get_task(name: str) -> Task:
