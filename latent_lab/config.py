@@ -14,13 +14,17 @@ from latent_lab.errors import UserError
 
 
 def recipes_dir() -> Path:
-    """The recipes/ folder (installed beside latent_lab, or named by LATENT_LAB_RECIPES)."""
+    """The recipes/ folder (installed beside latent_lab, or named by LATENT_LAB_RECIPES). Found,
+    not imported: nothing in latent_lab imports the recipe scripts."""
     override = os.environ.get("LATENT_LAB_RECIPES")
     if override:
         return Path(override)
-    import recipes
+    import importlib.util
 
-    return Path(recipes.__file__).resolve().parent
+    spec = importlib.util.find_spec("recipes")
+    if spec is None or not spec.submodule_search_locations:
+        raise UserError("recipes/ not found: run from a checkout or set LATENT_LAB_RECIPES")
+    return Path(next(iter(spec.submodule_search_locations))).resolve()
 
 
 def config_dir(task: str) -> Path:

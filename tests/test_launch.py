@@ -26,15 +26,6 @@ FIELDS = {"learning_rate": 0.1, "width": 1, "fail": False, "seed": 0, "run_name"
           "output_dir": ""}
 
 
-class Parser:
-    def known_keys(self):
-        return set(FIELDS)
-
-
-def make_parser():
-    return Parser()
-
-
 def main(config_path):
     config = {**FIELDS, **yaml.safe_load(Path(config_path).read_text())}
     if config["fail"]:
@@ -79,14 +70,35 @@ def char_stream_grid(tmp_path, **changes):
     return write_grid(tmp_path / "grid.yaml", **fields)
 
 
+# The stand-in's fields, as a registered task's make_parser exposes them to the launcher.
+STAND_IN_PARSER = """
+class Parser:
+    def known_keys(self):
+        return {"learning_rate", "width", "fail", "seed", "run_name", "output_dir"}
+
+
+def make_parser():
+    return Parser()
+"""
+
+
 @pytest.fixture
 def stand_in_recipes(tmp_path, monkeypatch):
-    """A recipes folder holding the stand-in recipe and a base config, used by the launcher."""
+    """A recipes folder holding the stand-in recipe and a base config, and a task registering
+    the recipe's parser, used by the launcher."""
+    from latent_lab.tasks import registry
+
     recipes = tmp_path / "repo" / "recipes"
     (recipes / "configs" / "stand_in").mkdir(parents=True)
     (recipes / "stand_in.py").write_text(STAND_IN_RECIPE)
     (recipes / "configs" / "stand_in" / "base.yaml").write_text("width: 2\n")
+    (tmp_path / "stand_in_parser.py").write_text(STAND_IN_PARSER)
+    monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.setenv("LATENT_LAB_RECIPES", str(recipes))
+    parsers = {"stand_in": "stand_in_parser:make_parser"}
+    task = registry.Task("stand_in", "", "", (), (), "", "", (), recipes=parsers)
+    tasks = {**registry.all_tasks(), "stand_in": task}
+    monkeypatch.setattr(registry, "all_tasks", lambda: tasks)
     return recipes
 
 

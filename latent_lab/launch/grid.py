@@ -6,8 +6,6 @@ crossed with the other grid keys and the seeds, and names its runs (`parks-seed1
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import itertools
 import json
 import os
@@ -115,28 +113,17 @@ def load_grid(path: str | os.PathLike) -> GridSpec:
 
 
 def recipe_parser(recipe: str):
-    """The recipe's own parser (every recipe follows the `make_parser()` + `main(...)`
-    convention): its config keys and the folder its bare config names resolve in."""
-    module = load_recipe_module(recipe)
-    if not callable(getattr(module, "make_parser", None)):
+    """The recipe's own parser, from the task that ships the recipe (the registry): its config
+    keys and the folder its bare config names resolve in. No recipe module is imported."""
+    from latent_lab.tasks.registry import load, recipe_parser_reference
+
+    reference = recipe_parser_reference(recipe)
+    if reference is None:
         raise UserError(
-            f"recipes/{recipe}.py has no make_parser(); a recipe follows the "
-            "make_parser() + main(...) convention (see recipes/char_stream.py)"
+            f"recipes/{recipe}.py is not a recipe any task registers (Task.recipes in "
+            "latent_lab/tasks/<task>/__init__.py); `latent-lab init task NAME` shows the layout"
         )
-    return module.make_parser()
-
-
-def load_recipe_module(recipe: str):
-    """The module of recipes/<recipe>.py: `recipes.<recipe>` normally, or loaded from its file
-    when LATENT_LAB_RECIPES points at another recipes folder (the file that will be run)."""
-    script = recipe_script(recipe).resolve()
-    package = importlib.import_module("recipes")
-    if Path(package.__file__).resolve().parent == script.parent:
-        return importlib.import_module(f"recipes.{recipe}")
-    loader_spec = importlib.util.spec_from_file_location(f"latent_lab_recipe_{recipe}", script)
-    module = importlib.util.module_from_spec(loader_spec)
-    loader_spec.loader.exec_module(module)
-    return module
+    return load(reference)()
 
 
 def check_keys_known(spec: GridSpec, known: set[str]) -> None:
