@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
+import json
 from pathlib import Path
 
 from latent_lab.commands.output import emit
-from latent_lab.config import config_dir
-from latent_lab.tasks.registry import task_names
+from latent_lab.config import config_dir, recipes_dir
+from latent_lab.tasks.registry import all_tasks, get_task, task_names
 
 QUICK_SEED = 1
 
@@ -23,20 +22,29 @@ def add_parser(subparsers) -> None:
 
 
 def available_tasks() -> list[str]:
-    """Tasks that have a recipe and a quick.yaml."""
+    """Tasks whose recipe script and quick config exist."""
     return [
-        task
-        for task in task_names()
-        if (config_dir(task) / "quick.yaml").is_file()
-        and importlib.util.find_spec(f"recipes.{task}") is not None
+        task.name
+        for task in all_tasks().values()
+        if (config_dir(task.name) / f"{task.quick_config}.yaml").is_file()
+        and (recipes_dir() / f"{task.name}.py").is_file()
     ]
 
 
 def run_quick(task: str, output_dir: Path) -> dict:
-    recipe = importlib.import_module(f"recipes.{task}")
-    argv = ["--config", "quick", "--output_dir", str(output_dir / task), "--seed", str(QUICK_SEED)]
-    parsed = recipe.make_parser().parse(argv)
-    return recipe.main(*parsed)
+    """Run the task's recipe on its quick config in a fresh process, as a user would."""
+    import subprocess
+    import sys
+
+    quick = get_task(task).quick_config
+    run_dir = output_dir / task
+    command = [sys.executable, str(recipes_dir() / f"{task}.py"), "--config", quick,
+               "--output_dir", str(run_dir), "--seed", str(QUICK_SEED)]  # fmt: skip
+    process = subprocess.run(command, capture_output=True, text=True)
+    if process.returncode != 0:
+        tail = process.stderr.strip().splitlines()[-1:] or ["(no output)"]
+        raise RuntimeError(f"quickstart: recipes/{task}.py failed: {tail[0]}")
+    return json.loads((run_dir / "results.json").read_text())
 
 
 def table_rows(results: dict) -> list[tuple[str, str, str, str, str]]:
