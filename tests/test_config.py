@@ -1,52 +1,65 @@
 """Config path: names resolve, YAML + command line parse into dataclasses, unknown keys fail."""
 
-import importlib
-import importlib.util
 from pathlib import Path
 
 import pytest
 
-from latent_lab.config import available_configs, config_dir, load_yaml, resolve_config
+from latent_lab.config import available_configs, config_dir, load_yaml, recipes_dir, resolve_config
 from latent_lab.errors import UserError
-from latent_lab.tasks.registry import task_names
 
 
 def recipe_configs():
-    """(task, config name) for every recipe YAML shipped."""
-    return [
-        (task, name)
-        for task in task_names()
-        if importlib.util.find_spec(f"recipes.{task}") is not None
-        for name in available_configs(task)
-    ]
+    """(recipe, config name) for every training config shipped: recipes/configs/<recipe>/."""
+    from latent_lab.tasks.registry import all_tasks
+
+    recipes = [recipe for task in all_tasks().values() for recipe in task.recipe_parsers()]
+    return [(recipe, name) for recipe in recipes for name in available_configs(recipe)]
 
 
-@pytest.mark.parametrize("task,name", recipe_configs())
-def test_every_recipe_yaml_parses(task, name):
-    """Each shipped YAML parses with the tool that reads it: the task's recipe, or the
-    curriculum recipe, `latent-lab probe` settings, `latent-lab gssm difficulty` settings."""
-    path = config_dir(task) / f"{name}.yaml"
-    if name.startswith("probes/"):
-        from latent_lab.tasks.fsm_icl.probes import ProbeSettings
+def settings_files(kind: str):
+    """Every YAML under recipes/<kind>/<task>/ (difficulty settings, data fields, probes)."""
+    root = recipes_dir() / kind
+    return sorted(str(path.relative_to(root)) for path in root.glob("*/*.yaml"))
 
-        assert ProbeSettings.from_mapping(load_yaml(path)).epochs >= 1
-        return
-    if name.endswith("difficulty"):
-        from types import SimpleNamespace
 
-        from latent_lab.tasks.gssm.commands import difficulty_settings
+@pytest.mark.parametrize("recipe,name", recipe_configs())
+def test_every_training_config_parses_with_its_recipe(recipe, name):
+    from latent_lab.tasks.registry import load, recipe_parser_reference
 
-        names = ("grid", "graph_seeds", "reference", "num_sequences", "seq_len", "data_seed",
-                 "measure", "target", "small_alpha", "output_dir")  # fmt: skip
-        flags = dict.fromkeys(names)
-        settings, _ = difficulty_settings(SimpleNamespace(config=str(path), **flags))
-        assert settings.graphs
-        return
-    module = "fsm_curriculum" if "stages" in load_yaml(path) else task
-    recipe = importlib.import_module(f"recipes.{module}")
-    *parsed, config_path = recipe.make_parser().parse(["--config", name])
-    assert config_path == path
+    parser = load(recipe_parser_reference(recipe))()
+    *parsed, config_path = parser.parse(["--config", name])
+    assert config_path == config_dir(recipe) / f"{name}.yaml"
     assert len(parsed) >= 3
+
+
+@pytest.mark.parametrize("name", settings_files("data"))
+def test_every_data_config_builds_a_valid_builder(name):
+    from latent_lab.tasks.builders import make_builder
+
+    task = name.split("/")[0]
+    make_builder(task, str(recipes_dir() / "data" / name))
+
+
+@pytest.mark.parametrize("name", settings_files("difficulty"))
+def test_every_difficulty_settings_file_parses(name):
+    from types import SimpleNamespace
+
+    from latent_lab.tasks.gssm.commands import difficulty_settings
+
+    names = ("grid", "graph_seeds", "reference", "num_sequences", "seq_len", "data_seed",
+             "measure", "target", "small_alpha", "output_dir")  # fmt: skip
+    flags = dict.fromkeys(names)
+    path = recipes_dir() / "difficulty" / name
+    settings, _ = difficulty_settings(SimpleNamespace(config=str(path), **flags))
+    assert settings.graphs
+
+
+@pytest.mark.parametrize("name", settings_files("probes"))
+def test_every_probe_settings_file_parses(name):
+    from latent_lab.tasks.fsm_icl.probe_settings import ProbeSettings
+
+    path = recipes_dir() / "probes" / name
+    assert ProbeSettings.from_mapping(load_yaml(path)).epochs >= 1
 
 
 def test_name_resolves_with_or_without_yaml_suffix(tmp_path, monkeypatch):

@@ -251,7 +251,7 @@ def test_collator_prepends_bos_and_preprocess_aligns_positions():
     assert argmax[1, 2] == logits[1, 2].argmax()
 
 
-@pytest.mark.parametrize("name", [n for n in available_configs("gssm") if "difficulty" not in n])
+@pytest.mark.parametrize("name", available_configs("gssm"))
 def test_shipped_configs_parse_and_fit_their_sequences(name):
     data_args, model_args, training_args, _ = recipe.make_parser().parse(["--config", name])
     config = data_args.check().config  # every field valid, the graph and alphas included

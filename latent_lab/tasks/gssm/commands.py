@@ -5,7 +5,7 @@ how hard a graph is across alphas and solve for equivalent (alpha_X, alpha_Z) pa
 config name (experiment1, ...), a shipped graph name (experiment2_dense, ...), a YAML of builder
 fields (`graph:` plus alpha_X, alpha_Z, graph_seed, ...), or, for difficulty, a settings YAML
 (`graph:` one graph or a list, plus grid, graph_seeds, ... as the flags below); names also
-resolve in recipes/configs/gssm/ (`--config experiment1/difficulty`). Flags override the file.
+resolve in recipes/configs/gssm/ (`--config experiment1`). Flags override the file.
 The graph seed (which fixes the kernels) is --graph-seed, else the config's graph_seed, else 0.
 """
 
@@ -68,31 +68,35 @@ def _no_action(args) -> dict:
 # ------------------------------------------------------------------ configs
 
 
-def load_config(value: str) -> tuple[str, dict, Path | None, bool]:
-    """(name, mapping, folder for relative graph paths, is a builder config name).
-    A wrong name is answered without importing the builder (`datasets`, numba)."""
-    from latent_lab.config import available_configs, config_dir, load_yaml
+def load_config(value: str, folder: str) -> tuple[str, dict, Path | None, bool]:
+    """(name, mapping, folder for relative graph paths, is a builder config name). A name looks
+    in recipes/<folder>/gssm/ first (difficulty settings, data fields), then the builder configs
+    and the shipped graphs. A wrong name is answered without importing `datasets` or numba."""
+    from latent_lab.config import load_yaml, recipes_dir
     from latent_lab.tasks.builders import config_names, field_names
-    from latent_lab.tasks.gssm import GRAPHS_DIR as GSSM_GRAPHS_DIR
+    from latent_lab.tasks.gssm import GRAPHS_DIR
 
     path = Path(value)
     if path.is_file():
         return path.stem, load_yaml(path), path.parent, False
+    settings = recipes_dir() / folder / "gssm"
+    for candidate in (settings / value, settings / f"{value}.yaml"):
+        if candidate.is_file():
+            return value.removesuffix(".yaml"), load_yaml(candidate), candidate.parent, False
     builders = config_names("gssm")
     if value in builders:
         from latent_lab.tasks.builders import builder_class
 
         config = next(c for c in builder_class("gssm").BUILDER_CONFIGS if c.name == value)
         return value, {name: getattr(config, name) for name in field_names("gssm")}, None, True
-    for candidate in (GSSM_GRAPHS_DIR / f"{value}.yaml", config_dir("gssm") / value,
-                      config_dir("gssm") / f"{value}.yaml"):  # fmt: skip
-        if candidate.is_file():
-            return value.removesuffix(".yaml"), load_yaml(candidate), candidate.parent, False
-    graphs = sorted(p.stem for p in GSSM_GRAPHS_DIR.glob("*.yaml"))
+    if (GRAPHS_DIR / f"{value}.yaml").is_file():
+        return value, load_yaml(GRAPHS_DIR / f"{value}.yaml"), GRAPHS_DIR, False
+    named = sorted(p.stem for p in settings.glob("*.yaml"))
+    graphs = sorted(p.stem for p in GRAPHS_DIR.glob("*.yaml"))
     raise UserError(
-        f"--config: {value!r} is not a file, a gssm builder config ({', '.join(builders)}), a "
-        f"shipped graph ({', '.join(graphs)}) or a config in recipes/configs/gssm/ "
-        f"({', '.join(available_configs('gssm')) or 'none'}); check the path"
+        f"--config: {value!r} is not a file, a name in recipes/{folder}/gssm/ "
+        f"({', '.join(named) or 'none'}), a gssm builder config ({', '.join(builders)}) or a "
+        f"shipped graph ({', '.join(graphs)}); check the path"
     )
 
 
@@ -147,7 +151,7 @@ def run_sample(args) -> dict:
     flags = {"--num-sequences": args.num_sequences, "--seq-len": args.seq_len}
     flags.update({"--seed": args.seed, "--graph-seed": args.graph_seed})
     _check_sample_numbers(flags, required=False)  # before reading any config
-    name, data, base, _ = load_config(args.config)
+    name, data, base, _ = load_config(args.config, "data")
     graphs, fields = split_config(name, data, base, field_names("gssm"))
     if len(graphs) != 1 or fields.get("context"):
         raise UserError("--config: sample takes one graph with fixed kernels (context: false)")
@@ -214,7 +218,7 @@ def difficulty_settings(args):
     """(DifficultySettings, output folder) from --config and the flags (flags win)."""
     from latent_lab.tasks.builders import field_names
 
-    name, data, base, is_builder = load_config(args.config)
+    name, data, base, is_builder = load_config(args.config, "difficulty")
     if is_builder:  # a builder config contributes its graph only, not its training sizes
         data = {"graph": data["graph"]}
     graphs, fields = split_config(name, data, base, {*field_names("gssm"), *DIFFICULTY_KEYS})
