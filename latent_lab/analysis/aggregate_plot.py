@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import math
 import os
-import tempfile
 from pathlib import Path
 
 from latent_lab.analysis.aggregate import Aggregate, GroupSummary
+from latent_lab.analysis.figures import new_figure, save_figure
 
 PANEL_COLUMNS = 3
 
@@ -20,34 +20,19 @@ def group_label(group: GroupSummary) -> str:
 
 
 def plot_aggregate(aggregate: Aggregate, path: str | os.PathLike) -> Path:
-    """Write the PNG (through a temporary file, so a failed plot leaves no half file)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    """Write the PNG (atomically: a failed plot leaves no half file)."""
     panels = max(len(aggregate.metrics), 1)
     columns = min(PANEL_COLUMNS, panels)
     rows = math.ceil(panels / columns)
     width = max(4.0, 0.6 * len(aggregate.groups) + 2.0)
-    figure, axes = plt.subplots(rows, columns, figsize=(width * columns, 3.6 * rows), squeeze=False)
+    figure, axes = new_figure(rows, columns, size=(width * columns, 3.6 * rows))
     for index, metric in enumerate(aggregate.metrics):
         draw_metric_panel(axes[index // columns][index % columns], aggregate, metric)
     for index in range(len(aggregate.metrics), rows * columns):
         axes[index // columns][index % columns].set_visible(False)
     figure.suptitle(f"mean and 95% CI by {', '.join(aggregate.by)}")
     figure.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, staging = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".png", dir=path.parent)
-    os.close(descriptor)
-    try:
-        figure.savefig(staging, format="png", dpi=110)
-        os.replace(staging, path)
-    finally:
-        plt.close(figure)
-        Path(staging).unlink(missing_ok=True)
-    return path
+    return save_figure(figure, path)
 
 
 def draw_metric_panel(axis, aggregate: Aggregate, metric: str) -> None:

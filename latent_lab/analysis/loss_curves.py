@@ -3,15 +3,10 @@ reference values as dashed lines so a gap to the optimum is visible at a glance.
 
 from __future__ import annotations
 
-import contextlib
-import io
 import os
-import tempfile
 from pathlib import Path
 
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
-
+from latent_lab.analysis.figures import blank_figure, save_figure
 from latent_lab.analysis.run_files import EVAL_LOSS_KEY, TRAIN_LOSS_KEY, RunFolder
 
 REFERENCE_COLOR = "0.35"
@@ -22,21 +17,17 @@ LEGEND_INSIDE_MAX = 8
 def plot_loss_curves(runs: list[RunFolder], out_path: str | os.PathLike) -> Path:
     """Write a PNG: train/eval loss vs step, plus a panel of logged *accuracy metrics when any
     run has them. Runs are overlaid and labelled when there are several."""
-    buffer = io.BytesIO()
-    loss_curve_figure(runs).savefig(buffer, format="png", dpi=110)
-    return _write_bytes_atomic(out_path, buffer.getvalue())
+    return save_figure(loss_curve_figure(runs), out_path)
 
 
-def loss_curve_figure(runs: list[RunFolder]) -> Figure:
+def loss_curve_figure(runs: list[RunFolder]):
     """The figure plot_loss_curves saves: loss panel first, accuracy panel second if any."""
     accuracy_keys = sorted({key for run in runs for key in run.logged_accuracy_keys()})
     panels = 2 if accuracy_keys else 1
     # Room for a legend beside a panel: train + eval loss, or each accuracy key, per run.
     curves_per_panel = max(2, len(accuracy_keys)) * len(runs)
     panel_width = 9.0 if curves_per_panel > LEGEND_INSIDE_MAX else 6.5
-    # Figure + Agg canvas directly: no pyplot global state, works headless.
-    figure = Figure(figsize=(panel_width * panels, 4.2), layout="constrained")
-    FigureCanvasAgg(figure)
+    figure = blank_figure((panel_width * panels, 4.2), layout="constrained")
     _draw_loss_panel(figure.add_subplot(1, panels, 1), runs)
     if accuracy_keys:
         _draw_accuracy_panel(figure.add_subplot(1, panels, 2), runs, accuracy_keys)
@@ -109,19 +100,3 @@ def _finish_axes(axes, ylabel: str, drew_any: bool) -> None:
         axes.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
     elif entries:
         axes.legend(fontsize=8)
-
-
-def _write_bytes_atomic(path: str | os.PathLike, data: bytes) -> Path:
-    """Like latent_lab.files.write_text_atomic, for binary content (images)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    return path

@@ -93,19 +93,14 @@ def run(args) -> dict:
 
 def _plot(rows, path: Path) -> Path:
     """One panel per task: each headline metric as a bar, its exact reference as a tick."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from latent_lab.analysis.figures import new_figure, save_figure
 
     tasks = list(dict.fromkeys(task for task, *_ in rows))
     if not tasks:
         return path
     columns = min(2, len(tasks))
     grid_rows = -(-len(tasks) // columns)
-    figure, axes = plt.subplots(
-        grid_rows, columns, figsize=(6.5 * columns, 3.2 * grid_rows), squeeze=False
-    )
+    figure, axes = new_figure(grid_rows, columns, size=(6.5 * columns, 3.2 * grid_rows))
     for axis, task in zip(axes.flat, tasks, strict=False):
         mine = [row for row in rows if row[0] == task]
         positions = list(range(len(mine)))
@@ -123,7 +118,4 @@ def _plot(rows, path: Path) -> Path:
     axes.flat[0].legend(fontsize=8, loc="lower right")
     figure.suptitle("latent-lab quickstart (toy sizes): model vs exact reference")
     figure.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
-    return path
+    return save_figure(figure, path)

@@ -61,16 +61,12 @@ def _draw_panel(axis, records, measure, pairs, target, target_measure):
 
 def plot_difficulty(records: list[dict], path: Path, pairs: list[dict] | None = None) -> Path:
     """Write the heat-map PNG; returns its path."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from latent_lab.analysis.figures import new_figure, save_figure
 
     pairs = pairs or []
     graphs = list(dict.fromkeys(record["graph"] for record in records))
     height = 3.6 * len(graphs) + 0.5  # inches; margins below are fixed in inches too
-    figure, axes = plt.subplots(len(graphs), len(MEASURES), squeeze=False,
-                                figsize=(5.4 * len(MEASURES), height))  # fmt: skip
+    figure, axes = new_figure(len(graphs), len(MEASURES), size=(5.4 * len(MEASURES), height))
     for row, graph in enumerate(graphs):
         graph_records = [record for record in records if record["graph"] == graph]
         graph_pairs = [pair for pair in pairs if pair["graph"] == graph]
@@ -87,13 +83,7 @@ def plot_difficulty(records: list[dict], path: Path, pairs: list[dict] | None = 
     # Not tight_layout: measuring every annotation costs seconds on a busy machine.
     figure.subplots_adjust(left=0.08, right=0.96, bottom=0.6 / height, top=1 - 0.75 / height,
                            wspace=0.35, hspace=0.55)  # fmt: skip
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.stem}.tmp.png")
-    figure.savefig(temporary, dpi=120)
-    plt.close(figure)
-    temporary.replace(path)  # atomic: a reader never sees half a PNG
-    return path
+    return save_figure(figure, path, dpi=120)
 
 
 def pairs_table(pairs: list[dict]) -> str:
