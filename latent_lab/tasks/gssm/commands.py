@@ -11,14 +11,13 @@ The graph seed (which fixes the kernels) is --graph-seed, else the config's grap
 
 from __future__ import annotations
 
-import os
 import sys
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
 from latent_lab.commands.output import emit
 from latent_lab.errors import UserError
+from latent_lab.files import check_output_path
 
 DIFFICULTY_KEYS = ("graph", "grid", "graph_seeds", "num_sequences", "seq_len", "data_seed",
                    "measure", "target", "reference", "small_alpha", "output_dir")  # fmt: skip
@@ -151,6 +150,7 @@ def run_sample(args) -> dict:
     flags = {"--num-sequences": args.num_sequences, "--seq-len": args.seq_len}
     flags.update({"--seed": args.seed, "--graph-seed": args.graph_seed})
     _check_sample_numbers(flags, required=False)  # before reading any config
+    check_output_path(args.output, "--output", folder=False)
     name, data, base, _ = load_config(args.config, "data")
     graphs, fields = split_config(name, data, base, field_names("gssm"))
     if len(graphs) != 1 or fields.get("context"):
@@ -191,24 +191,15 @@ def _check_sample_numbers(values: dict, required: bool) -> None:
 
 
 def _save_npz_atomic(output: str, arrays: dict) -> Path:
+    import io
+
     import numpy as np
 
-    path = Path(output)
-    if path.is_dir():
-        raise UserError(f"--output: {path} is a folder; give a FILE.npz path")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            np.savez(handle, **arrays)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(temporary, 0o666 & ~umask)  # mkstemp makes it private; a plain file is not
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    return path
+    from latent_lab.files import write_bytes_atomic
+
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    return write_bytes_atomic(output, buffer.getvalue())
 
 
 # ------------------------------------------------------------------ difficulty
