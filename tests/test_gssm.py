@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
+from oracles import gssm_brute_force_nll, gssm_dense_forward
 from scipy import stats
 
 from latent_lab.errors import UserError
@@ -57,63 +58,6 @@ def tiny(name, alpha_X=0.4, alpha_Z=0.6):
 
 
 # ---------------------------------------------------------------- independent references
-
-
-def brute_force_nll(graph, kernels, tokens):
-    """-ln p(x_t | x_<t) by summing p(path, x_1..t) over every latent path."""
-    latents = graph.latent_order
-    dims = [graph.node(name).state_dim for name in latents]
-    joint = list(itertools.product(*[range(d) for d in dims]))
-
-    def prefix_probability(length):
-        total = 0.0
-        for path in itertools.product(joint, repeat=length):
-            state, previous, probability = dict.fromkeys(latents, 0), 0, 1.0
-            for t in range(length):
-                new = dict(state)
-                for i, name in enumerate(latents):
-                    parents = graph.node(name).parents
-                    index = (state[name], *(previous if p == "X" else new[p] for p in parents))
-                    new[name] = path[t][i]
-                    probability *= kernels[name][index][new[name]]
-                state = new
-                observed = graph.node(graph.observed)
-                probability *= kernels["X"][tuple(state[p] for p in observed.parents)][tokens[t]]
-                previous = tokens[t]
-            total += probability
-        return total
-
-    probabilities = [prefix_probability(t) for t in range(len(tokens) + 1)]
-    return -np.log(np.array(probabilities[1:]) / np.array(probabilities[:-1]))
-
-
-def dense_forward_nll(graph, kernels, tokens):
-    """Forward algorithm with dense S x S transition matrices, one per previous token."""
-    latents = graph.latent_order
-    states = np.array(list(itertools.product(*[range(graph.node(n).state_dim) for n in latents])))
-    transitions = []
-    for x in range(graph.vocab_size):
-        matrix = np.ones((len(states), len(states)))
-        for i, name in enumerate(latents):
-            parents = [
-                np.full(len(states), x) if p == graph.observed else states[:, latents.index(p)]
-                for p in graph.node(name).parents
-            ]
-            index = (states[:, i][:, None], *(p[None, :] for p in parents), states[:, i][None, :])
-            matrix *= kernels[name][index]
-        transitions.append(matrix)
-    observed = graph.node(graph.observed)
-    emission = kernels[graph.observed][tuple(states[:, latents.index(p)] for p in observed.parents)]
-    nll = np.zeros(len(tokens))
-    belief, previous = np.eye(len(states))[0], 0
-    for t, token in enumerate(tokens):
-        belief = belief @ transitions[previous]
-        predictive = belief @ emission
-        nll[t] = -np.log(predictive[token] / predictive.sum())
-        belief = belief * emission[:, token]
-        belief /= belief.sum()
-        previous = token
-    return nll
 
 
 def exact_sequence_probabilities(graph, kernels, seq_len):
@@ -268,7 +212,7 @@ def test_filter_matches_brute_force(name):
     tokens = model.sample(5, 4, key=9)
     result = model.bayes(tokens)
     for row, nll in zip(tokens, result.nll, strict=True):
-        np.testing.assert_allclose(nll, brute_force_nll(graph, model.kernels, row), rtol=0,
+        np.testing.assert_allclose(nll, gssm_brute_force_nll(graph, model.kernels, row), rtol=0,
                                    atol=1e-9)  # fmt: skip
 
 
@@ -279,7 +223,7 @@ def test_filter_matches_dense_forward_on_seed_graphs(graph_name):
     tokens = model.sample(3, 40, key=1)
     result = model.bayes(tokens)
     for row, nll in zip(tokens, result.nll, strict=True):
-        np.testing.assert_allclose(nll, dense_forward_nll(graph, model.kernels, row), atol=1e-9)
+        np.testing.assert_allclose(nll, gssm_dense_forward(graph, model.kernels, row)[0], atol=1e-9)
     assert result.predictions.shape == tokens.shape
     assert 0 <= result.bayes_accuracy(tokens) <= 1 and result.bayes_loss > 0
 
@@ -347,7 +291,7 @@ def test_every_builder_config_builds(config_name, tmp_path):
     model = builder.model()
     tokens = np.array(dataset["validation"]["input_ids"])
     assert tokens.shape == (2, 12) and 0 <= tokens.min() and tokens.max() < 32
-    recomputed = [dense_forward_nll(model.graph, model.kernels, row).sum() for row in tokens]
+    recomputed = [gssm_dense_forward(model.graph, model.kernels, row)[0].sum() for row in tokens]
     np.testing.assert_allclose(dataset["validation"]["bayes_nll"], recomputed, atol=1e-8)
     assert not np.array_equal(tokens, np.array(dataset["train"]["input_ids"])[:2])
     builder.write_extras(dataset, tmp_path)

@@ -1,13 +1,12 @@
 """`latent-lab gssm sample`: the npz layout of spec/gssm.md, bayes_nll against a dense forward
 recomputation, agreement with the builder; one-line exit-2 errors for sample and difficulty."""
 
-import itertools
 import json
-import math
 
 import numpy as np
 import pytest
 import yaml
+from oracles import gssm_dense_forward
 
 import latent_lab.cli
 from latent_lab.tasks.gssm.model import load_graph, make_kernels
@@ -27,34 +26,6 @@ def run_cli(argv, capsys):
     code = latent_lab.cli.main([str(a) for a in argv])
     out, err = capsys.readouterr()
     return code, (json.loads(out.strip().splitlines()[-1]) if code == 0 else None), err
-
-
-def dense_forward_nll(graph, kernels, tokens):
-    """-ln p(x_t | x_<t) per position by a dense forward pass over joint latent states."""
-    latents = graph.latent_order
-    states = list(itertools.product(*[range(graph.node(n).state_dim) for n in latents]))
-
-    def transition(x, old, new):
-        probability = 1.0
-        for k, name in enumerate(latents):
-            parents = [x if p == "X" else new[latents.index(p)] for p in graph.node(name).parents]
-            probability *= kernels[name][(old[k], *parents, new[k])]
-        return probability
-
-    matrices = np.array(
-        [[[transition(x, a, b) for b in states] for a in states] for x in range(graph.vocab_size)]
-    )
-    parents = graph.node("X").parents
-    emission = np.array([kernels["X"][tuple(s[latents.index(p)] for p in parents)] for s in states])
-    nll = np.zeros(tokens.shape)
-    for n, sequence in enumerate(tokens):
-        belief, previous = np.eye(len(states))[0], 0
-        for t, token in enumerate(sequence):
-            belief = belief @ matrices[previous]
-            nll[n, t] = -math.log(belief @ emission[:, token])
-            belief = belief * emission[:, token] / (belief @ emission[:, token])
-            previous = token
-    return nll
 
 
 @pytest.fixture
@@ -82,7 +53,7 @@ def test_sample_writes_the_spec_layout_and_exact_bayes_nll(graph_file, tmp_path,
     kernels = make_kernels(graph, graph_seed=1)
     for name, kernel in kernels.items():
         np.testing.assert_array_equal(data[f"kernel_{name}"], kernel)
-    expected = dense_forward_nll(graph, kernels, data["tokens"]).sum(axis=1)
+    expected = gssm_dense_forward(graph, kernels, data["tokens"])[0].sum(axis=1)
     np.testing.assert_allclose(data["bayes_nll"], expected, rtol=1e-10)
     assert summary["bayes_loss"] == pytest.approx(expected.sum() / 45)
     assert summary["output"] == str(output)

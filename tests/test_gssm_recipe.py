@@ -2,14 +2,13 @@
 beside exact references recomputed independently (a dense forward algorithm; the saved model's own
 per-token loss over positions 1..T), determinism, the shipped configs, and exit-2 errors."""
 
-import itertools
 import json
-import math
 
 import numpy as np
 import pytest
 import torch
 import yaml
+from oracles import gssm_dense_forward
 from recipe_processes import run_recipe_process
 
 from latent_lab.config import available_configs
@@ -66,39 +65,6 @@ def train(argv):
     return recipe.main(*recipe.make_parser().parse([str(a) for a in argv]))
 
 
-def dense_forward(graph, kernels, tokens):
-    """Per-position -ln p(x_t | x_<t) and argmax by a dense forward pass over joint states."""
-    latents = graph.latent_order
-    states = list(itertools.product(*[range(graph.node(n).state_dim) for n in latents]))
-    size, vocab = len(states), graph.vocab_size
-    transition = np.ones((vocab, size, size))  # [previous x, old joint state, new joint state]
-    for x, (i, old), (j, new) in itertools.product(
-        range(vocab), enumerate(states), enumerate(states)
-    ):
-        for k, name in enumerate(latents):
-            parents = [
-                x if p == graph.observed else new[latents.index(p)]
-                for p in graph.node(name).parents
-            ]
-            transition[x, i, j] *= kernels[name][(old[k], *parents, new[k])]
-    observed = graph.node(graph.observed)
-    emission = np.array(
-        [
-            kernels[graph.observed][tuple(s[latents.index(p)] for p in observed.parents)]
-            for s in states
-        ]
-    )
-    nll, argmax = np.zeros(tokens.shape), np.zeros(tokens.shape, np.int64)
-    for n, sequence in enumerate(tokens):
-        belief, previous = np.eye(size)[0], 0
-        for t, token in enumerate(sequence):
-            predictive = (belief @ transition[previous]) @ emission
-            nll[n, t], argmax[n, t] = -math.log(predictive[token]), predictive.argmax()
-            belief = (belief @ transition[previous]) * emission[:, token]
-            belief, previous = belief / belief.sum(), token
-    return nll, argmax
-
-
 @pytest.fixture(scope="module")
 def finite_run(graph_file, tmp_path_factory):
     output_dir = tmp_path_factory.mktemp("gssm") / "finite"
@@ -134,7 +100,7 @@ def test_finite_run_reports_exact_reference_on_the_evaluated_sequences(finite_ru
     }
     tokens, dataset = _validation_tokens(graph_file)
     model = GSSM.from_seed(load_graph(graph_file), graph_seed=3)
-    nll, argmax = dense_forward(model.graph, model.kernels, tokens)
+    nll, argmax = gssm_dense_forward(model.graph, model.kernels, tokens)
     metrics, reference = on_disk["metrics"], on_disk["reference"]
     assert reference["bayes_loss"] == pytest.approx(nll.mean(), rel=1e-10)
     assert metrics["bayes_loss"] == pytest.approx(nll.mean(), rel=1e-10)
@@ -185,7 +151,7 @@ def test_onfly_run_is_deterministic_and_evaluates_the_builders_validation(graph_
     assert first == second and "excess_loss" in first
     tokens, _ = _validation_tokens(graph_file)
     model = GSSM.from_seed(load_graph(graph_file), graph_seed=3)
-    nll, _ = dense_forward(model.graph, model.kernels, tokens)
+    nll, _ = gssm_dense_forward(model.graph, model.kernels, tokens)
     assert runs[0]["reference"]["bayes_loss"] == pytest.approx(nll.mean(), rel=1e-10)
     assert runs[0]["config"]["onfly"] is True
 
