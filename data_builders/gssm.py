@@ -133,5 +133,5 @@ class GSSMBuilder(datasets.GeneratorBasedBuilder):
                          "None (no exact reference) and no kernels.npz is saved.")  # fmt: skip
         else:
             lines.append("kernels.npz holds every node's kernel (`kernel_<name>`, layout in "
-                         "spec/gssm.md) and `node_order`.")  # fmt: skip
+                         "docs/spec/gssm.md) and `node_order`.")  # fmt: skip
         return "\n".join(line for line in lines if line is not None)

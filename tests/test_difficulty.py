@@ -244,7 +244,7 @@ def test_merge_refuses_missing_or_mixed_shards(tmp_path):
 
 @pytest.mark.slow
 def test_exact_measure_separates_the_seeds_compression_equivalent_pairs():
-    """spec/gssm.md: (1e-3, 0.142) and (5.7e-2, 1e-3) compress alike but differ in exact
+    """docs/spec/gssm.md: (1e-3, 0.142) and (5.7e-2, 1e-3) compress alike but differ in exact
     difficulty (6 graph seeds, 48 x 512 tokens)."""
     spec = yaml.safe_load((GRAPHS / "experiment1.yaml").read_text())
     chosen = difficulty.DifficultySettings(graphs=(("experiment1", spec),))

@@ -1,4 +1,4 @@
-"""`latent-lab gssm sample`: the npz layout of spec/gssm.md, bayes_nll against a dense forward
+"""`latent-lab gssm sample`: the npz layout of docs/spec/gssm.md, bayes_nll against a dense forward
 recomputation, agreement with the builder; one-line exit-2 errors for sample and difficulty."""
 
 import json

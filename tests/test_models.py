@@ -22,7 +22,7 @@ from latent_lab.models import (
     solve_intermediate_size,
 )
 
-FSM_VOCAB = 21  # spec/fsm_icl.md: 8 states + 10 actions + <eos>, <query>, <pad>
+FSM_VOCAB = 21  # docs/spec/fsm_icl.md: 8 states + 10 actions + <eos>, <query>, <pad>
 VOCAB = 11
 RECURRENT_TYPES = ("lstm", "rnn")
 EXPECTED_CLASS = {

@@ -1,4 +1,4 @@
-"""How hard is a GSSM graph at given alphas? The two measures of spec/gssm.md ("Difficulty"),
+"""How hard is a GSSM graph at given alphas? The two measures of docs/spec/gssm.md ("Difficulty"),
 averaged over graph seeds, on an alpha_X x alpha_Z log grid, and equivalent pairs solved
 with a root finder.
 

@@ -1,4 +1,4 @@
-"""Exact Bayes-optimal next-token prediction for a GSSM (spec/gssm.md, "Exact reference").
+"""Exact Bayes-optimal next-token prediction for a GSSM (docs/spec/gssm.md, "Exact reference").
 
 An input-output HMM forward filter over the joint latent state. The belief is a tensor with one
 axis per latent (graph.latent_order, flattened C-order); one step contracts the per-node

@@ -1,4 +1,4 @@
-"""GSSM graphs: parse and validate the seeds' YAML notation (spec/gssm.md, "Graph").
+"""GSSM graphs: parse and validate the seeds' YAML notation (docs/spec/gssm.md, "Graph").
 
     gssm:
       - {name: Z1, state_dim: 4, parents: [X]}

@@ -3,7 +3,7 @@
 Positions: a sequence X(1..T) is fed as [BOS, X(1), ..., X(T)] (BOS = dim X, the one extra
 vocabulary entry), so the causal LM predicts all T tokens, X(1) included, and Trainer's
 eval_loss is the mean of -ln q(X(t) | X(1..t-1)) over t = 1..T: the same positions, and the
-same per-token mean, as bayes_loss (spec/gssm.md). Sequences all have length T, so Trainer's
+same per-token mean, as bayes_loss (docs/spec/gssm.md). Sequences all have length T, so Trainer's
 per-batch means weighted by batch size are exactly the per-token mean.
 
 Metric names (spec): eval_loss, eval_accuracy (argmax over the whole vocabulary, BOS included),

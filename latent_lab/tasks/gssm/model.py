@@ -1,4 +1,4 @@
-"""Graph-structured state-space data (spec/gssm.md): kernels, sampling, exact Bayes reference.
+"""Graph-structured state-space data (docs/spec/gssm.md): kernels, sampling, exact Bayes reference.
 
     model = GSSM.from_seed(load_graph("graph.yaml", alpha_X=1e-3, alpha_Z=0.142), graph_seed=0)
     tokens = model.sample(num_sequences=16, seq_len=2048, key=rng_key(data_seed))
