@@ -1,4 +1,4 @@
-"""GSSM sequence sampling (docs/spec/gssm.md, "Dynamics"): a fast numba sampler and a plain reference.
+"""GSSM sequence sampling (docs/spec/gssm.md, "Dynamics"): a fast numba sampler and a reference.
 
 Fast path (numba): groups of LANES sequences stepped in lockstep, `prange` over groups; every
 kernel row turned into an alias table (one uniform per draw, O(1) whatever the state dim); a
