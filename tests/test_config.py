@@ -44,7 +44,7 @@ def test_every_data_config_builds_a_valid_builder(name):
 def test_every_difficulty_settings_file_parses(name):
     from types import SimpleNamespace
 
-    from latent_lab.tasks.gssm.commands import difficulty_settings
+    from latent_lab.tasks.gssm.difficulty_command import difficulty_settings
 
     names = ("grid", "graph_seeds", "reference", "num_sequences", "seq_len", "data_seed",
              "measure", "target", "small_alpha", "output_dir")  # fmt: skip

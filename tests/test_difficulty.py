@@ -162,64 +162,25 @@ def test_reference_pairs_are_solved_on_the_chosen_measure():
         assert values[0] * values[1] <= 0
 
 
+def difficulty_cli(config, capsys, *flags):
+    code, summary, err = run_cli(["gssm", "difficulty", "--config", config, *flags], capsys)
+    assert code == 0, err
+    return summary
+
+
 def test_shards_then_merge_equal_the_unsharded_run(tmp_path, capsys):
     config = tmp_path / "difficulty.yaml"
-    config.write_text(
-        yaml.safe_dump(
-            {
-                "graph": str(tmp_path / "tiny.yaml"),
-                "grid": [0.02, 2, 3],
-                "graph_seeds": 2,
-                "num_sequences": 6,
-                "seq_len": 40,
-            }
-        )
-    )
+    settings_file = {"graph": str(tmp_path / "tiny.yaml"), "grid": [0.02, 2, 3],
+                     "graph_seeds": 2, "num_sequences": 6, "seq_len": 40}  # fmt: skip
+    config.write_text(yaml.safe_dump(settings_file))
     (tmp_path / "tiny.yaml").write_text(yaml.safe_dump(TINY | {"alpha_X": 1, "alpha_Z": 1}))
-    code, whole, err = run_cli(
-        [
-            "gssm",
-            "difficulty",
-            "--config",
-            config,
-            "--output-dir",
-            tmp_path / "whole",
-            "--target",
-            "0.4",
-        ],
-        capsys,
-    )
-    assert code == 0, err
+    whole = difficulty_cli(config, capsys, "--output-dir", tmp_path / "whole", "--target", "0.4")
     assert whole["cells"] == 9 and len(whole["pairs"]) == 2 and Path(whole["plot"]).is_file()
     for index in range(3):
-        code, shard, err = run_cli(
-            [
-                "gssm",
-                "difficulty",
-                "--config",
-                config,
-                "--shard",
-                f"{index}/3",
-                "--output-dir",
-                tmp_path / "sharded",
-            ],
-            capsys,
+        difficulty_cli(
+            config, capsys, "--shard", f"{index}/3", "--output-dir", tmp_path / "sharded"
         )
-        assert code == 0, err
-    code, merged, err = run_cli(
-        [
-            "gssm",
-            "difficulty",
-            "--config",
-            config,
-            "--merge",
-            tmp_path / "sharded",
-            "--target",
-            "0.4",
-        ],
-        capsys,
-    )
-    assert code == 0, err
+    merged = difficulty_cli(config, capsys, "--merge", tmp_path / "sharded", "--target", "0.4")
     assert Path(merged["jsonl"]).read_bytes() == Path(whole["jsonl"]).read_bytes()
     assert merged["pairs"] == whole["pairs"]
     records = difficulty.read_jsonl(Path(whole["jsonl"]))
@@ -256,7 +217,7 @@ def test_exact_measure_separates_the_seeds_compression_equivalent_pairs():
 
 def test_graph_seeds_count_or_list_and_bad_grid_values():
     from latent_lab.errors import UserError
-    from latent_lab.tasks.gssm.commands import _normalised, _seed_flag
+    from latent_lab.tasks.gssm.difficulty_command import _normalised, _seed_flag
 
     assert _normalised({"graph_seeds": 3})["graph_seeds"] == (0, 1, 2)
     assert _normalised({"graph_seeds": [3]})["graph_seeds"] == (3,)  # a YAML list is a list
