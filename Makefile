@@ -68,7 +68,7 @@ test-slow: setup
 	$(BIN)/python -m pytest -q -m slow
 
 lint: setup
-	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/python .ci/check_sizes.py
 
 lock: | $(BIN)/uv
 	UV=$(BIN)/uv constraints/compile_lock.sh $(if $(UPGRADE),--upgrade)
