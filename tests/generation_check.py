@@ -65,7 +65,7 @@ def generate_steps(model, prompt: torch.Tensor, mode: str):
             min_new_tokens=MAX_NEW_TOKENS,
             output_logits=True,
             return_dict_in_generate=True,
-            pad_token_id=model.config.pad_token_id or 0,
+            pad_token_id=getattr(model.config, "pad_token_id", None) or 0,
             **options,
         )
 

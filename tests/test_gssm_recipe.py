@@ -37,6 +37,7 @@ CONTRACT_KEYS = (
     "seed",
     "model_type",
     "num_parameters",
+    "state_size",
     "metrics",
     "reference",
     "reference_for",

@@ -12,7 +12,6 @@ from transformers import AutoModelForCausalLM, Trainer, TrainingArguments, set_s
 import latent_lab  # noqa: F401  registers lstm and rnn with the Auto classes
 from latent_lab.errors import UserError
 from latent_lab.models import (
-    MODEL_TYPES,
     LSTMForCausalLM,
     ModelArguments,
     build_model,
@@ -25,6 +24,7 @@ from latent_lab.models import (
 FSM_VOCAB = 21  # docs/spec/fsm_icl.md: 8 states + 10 actions + <eos>, <query>, <pad>
 VOCAB = 11
 RECURRENT_TYPES = ("lstm", "rnn")
+MODEL_TYPES = ("gpt2", "llama", "lstm", "rnn")  # the project's own four; tests/test_zoo.py: all
 EXPECTED_CLASS = {
     "gpt2": "GPT2LMHeadModel",
     "llama": "LlamaForCausalLM",

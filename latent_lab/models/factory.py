@@ -1,151 +1,141 @@
 """The one place latent_lab builds models: flat ModelArguments -> an HF causal LM.
 
-gpt2 (GPT2LMHeadModel, nanoGPT-like: tied embeddings by default), llama (LlamaForCausalLM:
-RoPE, SwiGLU, RMSNorm, no biases), lstm and rnn (this package). `init_from` loads a finished
-run's saved model instead; `target_num_parameters` solves hidden_size (sizing.py).
+Any `model_type` that transformers registers for AutoModelForCausalLM builds, plus the
+project's lstm and rnn. The architectures latent_lab has checked (architectures.py: gpt2,
+llama, lstm, rnn, mamba, mamba2, xlstm, qwen3_next) get small-model fields that follow
+hidden_size; any other type gets the usual fields its config has, at small-model values.
+`model_options` sets any other config field. `init_from` loads a finished run's saved model;
+`target_num_parameters` / `target_state_size` solve the width (sizing.py).
 """
 
 from __future__ import annotations
 
-import dataclasses
+import logging
 from pathlib import Path
 
-from transformers import (
-    AutoModelForCausalLM,
-    GPT2Config,
-    LlamaConfig,
-    PretrainedConfig,
-    PreTrainedModel,
-)
-
 from latent_lab.errors import UserError
+from latent_lab.models.architectures import ARCHITECTURES, REFUSED, TESTED_TYPES
 from latent_lab.models.arguments import ModelArguments
-from latent_lab.models.lstm import LSTMConfig
-from latent_lab.models.rnn import RNNConfig
-from latent_lab.models.sizing import count_parameters, solve_hidden_size
 
-__all__ = ["build_model", "count_parameters", "hidden_size_multiple", "model_config"]
+__all__ = ["build_model", "check_model_type", "hidden_size_multiple", "model_config"]
+logger = logging.getLogger(__name__)
+
+
+def causal_lm_types() -> set[str]:
+    """Every model_type with an AutoModelForCausalLM class, ours included."""
+    # A transformers module path (not its top level), used behind pyproject's transformers<6
+    # bound; tests/test_zoo.py fails if it moves.
+    from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_NAMES
+
+    return set(MODEL_FOR_CAUSAL_LM_MAPPING_NAMES) | {"lstm", "rnn"}
+
+
+def check_model_type(model_type: str) -> None:
+    """One line for a type that cannot be built or is known to generate wrongly."""
+    import transformers
+
+    if model_type in REFUSED:
+        raise UserError(
+            f"model_type: {model_type!r} is refused on transformers {transformers.__version__}: "
+            f"{REFUSED[model_type]}; choose another type (tested: {', '.join(TESTED_TYPES)})"
+        )
+    if model_type not in causal_lm_types():
+        raise UserError(
+            f"model_type: unknown {model_type!r}; tested: {', '.join(TESTED_TYPES)}; any other "
+            "type of transformers' AutoModelForCausalLM works too (its list: "
+            "transformers.models.auto.modeling_auto.MODEL_FOR_CAUSAL_LM_MAPPING_NAMES)"
+        )
 
 
 def hidden_size_multiple(model_args: ModelArguments) -> int:
-    """hidden_size must be a multiple of this: heads split it, and RoPE needs even head dims."""
-    if model_args.model_type == "gpt2":
-        return model_args.num_attention_heads
-    if model_args.model_type == "llama":
-        return 2 * model_args.num_attention_heads
-    return 1
+    """hidden_size must be a multiple of this (heads split it, RoPE needs even head dims...)."""
+    architecture = ARCHITECTURES.get(model_args.model_type)
+    return architecture.width_multiple(model_args) if architecture else 1
 
 
-def _check_heads_divide_hidden(model_args: ModelArguments) -> None:
+def _check_width(model_args: ModelArguments) -> None:
     multiple = hidden_size_multiple(model_args)
     if model_args.hidden_size % multiple:
-        what = "2 * num_attention_heads (RoPE)" if model_args.model_type == "llama" else "heads"
+        nearest = max(multiple, model_args.hidden_size // multiple * multiple)
         raise UserError(
-            f"hidden_size: {model_args.hidden_size} is not a multiple of {what} = {multiple}; "
-            f"choose e.g. {max(multiple, model_args.hidden_size // multiple * multiple)}"
+            f"hidden_size: {model_args.hidden_size} is not a multiple of {multiple}, which "
+            f"{model_args.model_type} needs (heads and head dims); choose e.g. {nearest}"
         )
 
 
-def _gpt2_config(model_args: ModelArguments, vocab_size: int, token_ids: dict) -> GPT2Config:
-    return GPT2Config(
-        vocab_size=vocab_size,
-        n_embd=model_args.hidden_size,
-        n_layer=model_args.num_hidden_layers,
-        n_head=model_args.num_attention_heads,
-        n_inner=model_args.intermediate_size,  # None: GPT-2's 4 * hidden
-        n_positions=model_args.max_position_embeddings,
-        resid_pdrop=model_args.dropout,
-        embd_pdrop=model_args.dropout,
-        attn_pdrop=model_args.dropout,
-        tie_word_embeddings=_tie(model_args, default=True),
-        **token_ids,
-    )
+def _generic_fields(model_args: ModelArguments, config_class) -> dict:
+    """Small-model values for the fields this config has (its defaults are often billions)."""
+    width, heads = model_args.hidden_size, model_args.num_attention_heads
+    wanted = {
+        "hidden_size": width,
+        "num_hidden_layers": model_args.num_hidden_layers,
+        "num_attention_heads": heads,
+        "num_key_value_heads": heads,
+        "head_dim": width // heads,
+        "intermediate_size": model_args.intermediate_size or 4 * width,
+        "max_position_embeddings": model_args.max_position_embeddings,
+    }
+    defaults = config_class()
+    return {name: value for name, value in wanted.items() if hasattr(defaults, name)}
 
 
-def _llama_config(model_args: ModelArguments, vocab_size: int, token_ids: dict) -> LlamaConfig:
-    intermediate_size = model_args.intermediate_size or round(8 * model_args.hidden_size / 3)
-    return LlamaConfig(
-        vocab_size=vocab_size,
-        hidden_size=model_args.hidden_size,
-        intermediate_size=intermediate_size,
-        num_hidden_layers=model_args.num_hidden_layers,
-        num_attention_heads=model_args.num_attention_heads,
-        num_key_value_heads=model_args.num_attention_heads,
-        max_position_embeddings=model_args.max_position_embeddings,
-        attention_dropout=model_args.dropout,  # Llama has no residual/embedding dropout
-        tie_word_embeddings=_tie(model_args, default=False),
-        **token_ids,
-    )
+def _check_options(model_type: str, config_class, options: dict) -> None:
+    defaults = config_class()
+    unknown = sorted(name for name in options if not hasattr(defaults, name))
+    if unknown:
+        raise UserError(
+            f"model_options: {unknown[0]!r} is not a field of {model_type}'s config "
+            f"({config_class.__name__}); fix the spelling"
+        )
 
 
-def _recurrent_config(model_args: ModelArguments, vocab_size: int, token_ids: dict):
-    config_class = LSTMConfig if model_args.model_type == "lstm" else RNNConfig
-    return config_class(
-        vocab_size=vocab_size,
-        hidden_size=model_args.hidden_size,
-        num_hidden_layers=model_args.num_hidden_layers,
-        dropout=model_args.dropout,
-        tie_word_embeddings=_tie(model_args, default=False),
-        **token_ids,
-    )
+def model_config(model_args: ModelArguments, vocab_size: int, *, pad_token_id=None,
+                 bos_token_id=None, eos_token_id=None):  # fmt: skip
+    """The HF config for `model_args` as given (no init_from, no size solving)."""
+    from transformers import AutoConfig
 
+    import latent_lab.models  # noqa: F401  registers lstm and rnn
 
-def _tie(model_args: ModelArguments, default: bool) -> bool:
-    return default if model_args.tie_word_embeddings is None else model_args.tie_word_embeddings
-
-
-_CONFIG_BUILDERS = {
-    "gpt2": _gpt2_config,
-    "llama": _llama_config,
-    "lstm": _recurrent_config,
-    "rnn": _recurrent_config,
-}
-
-
-def model_config(
-    model_args: ModelArguments,
-    vocab_size: int,
-    *,
-    pad_token_id: int | None = None,
-    bos_token_id: int | None = None,
-    eos_token_id: int | None = None,
-) -> PretrainedConfig:
-    """The HF config for `model_args` as given (no init_from, no parameter-count solving)."""
-    _check_heads_divide_hidden(model_args)
-    # Always pass the task's token ids: HF defaults (e.g. GPT-2's 50256) lie outside our vocab.
+    model_type = model_args.model_type
+    check_model_type(model_type)
+    config_class = type(AutoConfig.for_model(model_type))
+    architecture = ARCHITECTURES.get(model_type)
+    if architecture:
+        _check_width(model_args)
+        fields = architecture.fields(model_args)
+        tie = architecture.ties_by_default
+    else:
+        logger.warning("model_type %r is not among latent_lab's tested types", model_type)
+        fields, tie = _generic_fields(model_args, config_class), None
+    if model_args.tie_word_embeddings is not None:
+        tie = model_args.tie_word_embeddings
+    if tie is not None:
+        fields["tie_word_embeddings"] = tie
+    options = model_args.model_options or {}
+    _check_options(model_type, config_class, options)
+    # Always pass the task's token ids: defaults (e.g. GPT-2's 50256) lie outside our vocab.
     token_ids = dict(
         pad_token_id=pad_token_id, bos_token_id=bos_token_id, eos_token_id=eos_token_id
     )
-    return _CONFIG_BUILDERS[model_args.model_type](model_args, vocab_size, token_ids)
+    return AutoConfig.for_model(model_type, vocab_size=vocab_size, **token_ids, **fields, **options)
 
 
-def build_model(
-    model_args: ModelArguments,
-    vocab_size: int,
-    *,
-    pad_token_id: int | None = None,
-    bos_token_id: int | None = None,
-    eos_token_id: int | None = None,
-) -> PreTrainedModel:
-    """A freshly initialised model (torch's global RNG: seed first), or `init_from`'s model."""
+def build_model(model_args: ModelArguments, vocab_size: int, **token_ids):
+    """A freshly initialised model (torch's global RNG: seed first), or `init_from`'s model.
+    token_ids: pad_token_id, bos_token_id, eos_token_id of the task's vocabulary."""
+    from transformers import AutoModelForCausalLM
+
+    from latent_lab.models.sizing import solve_size
+
     if model_args.init_from is not None:
         return _load_saved_model(model_args.init_from, vocab_size)
-    if model_args.target_num_parameters is not None:
-        hidden_size = solve_hidden_size(model_args, vocab_size, model_args.target_num_parameters)
-        model_args = dataclasses.replace(
-            model_args, hidden_size=hidden_size, target_num_parameters=None
-        )
-    config = model_config(
-        model_args,
-        vocab_size,
-        pad_token_id=pad_token_id,
-        bos_token_id=bos_token_id,
-        eos_token_id=eos_token_id,
-    )
-    return AutoModelForCausalLM.from_config(config)
+    model_args = solve_size(model_args, vocab_size)
+    return AutoModelForCausalLM.from_config(model_config(model_args, vocab_size, **token_ids))
 
 
-def _load_saved_model(folder: str, vocab_size: int) -> PreTrainedModel:
+def _load_saved_model(folder: str, vocab_size: int):
+    from transformers import AutoModelForCausalLM
+
     path = Path(folder)
     if not (path / "config.json").is_file():
         problem = "has no config.json" if path.is_dir() else "does not exist"
@@ -160,3 +150,12 @@ def _load_saved_model(folder: str, vocab_size: int) -> PreTrainedModel:
             f"vocabulary has {vocab_size} tokens; start from a model trained on the same vocabulary"
         )
     return model
+
+
+def state_size(config) -> int | None:
+    """Floats of recurrent state per sequence (architectures.py's formula); None for models
+    with no recurrent state, or for types latent_lab has no formula for."""
+    architecture = ARCHITECTURES.get(config.model_type)
+    if architecture is None or architecture.state_size is None:
+        return None
+    return architecture.state_size(config)

@@ -40,6 +40,7 @@ def make_results(
     seed: int,
     model_type: str,
     num_parameters: int,
+    state_size: int | None,
     metrics: dict,
     reference: dict,
     reference_for: dict,
@@ -57,6 +58,8 @@ def make_results(
         "seed": seed,
         "model_type": model_type,
         "num_parameters": int(num_parameters),
+        # floats of recurrent state per sequence; None: attention only, or no formula
+        "state_size": None if state_size is None else int(state_size),
         "metrics": {k: _plain(v) for k, v in metrics.items()},
         "reference": {k: _plain(v) for k, v in reference.items()},
         "reference_for": dict(reference_for),

@@ -178,10 +178,12 @@ def record_results(
     *extra_args,
 ) -> dict | None:
     """Write results.json on the main process and return its record (None on the others)."""
-    from latent_lab.models.factory import count_parameters
+    from latent_lab.models.factory import state_size
+    from latent_lab.models.sizing import count_parameters
 
     if not trainer.is_world_process_zero():
         return None
+    model_config = trainer.accelerator.unwrap_model(trainer.model).config
     extra = run.finalize(trainer) if run.finalize else {}
     results = make_results(
         task=run.task,
@@ -189,8 +191,9 @@ def record_results(
         config_path=config_label(config_path),
         run_name=training_args.run_name,
         seed=training_args.seed,
-        model_type=trainer.accelerator.unwrap_model(trainer.model).config.model_type,
+        model_type=model_config.model_type,
         num_parameters=count_parameters(trainer.model),
+        state_size=state_size(model_config),
         metrics=metrics,
         reference=run.reference,
         reference_for=run.reference_for,
