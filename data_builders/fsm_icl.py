@@ -1,4 +1,5 @@
-"""FSM in-context learning as a `datasets` builder: config -> latent_lab.tasks.fsm_icl -> rows.
+"""FSM in-context learning as a `datasets` builder: config (latent_lab.tasks.fsm_icl.config) ->
+generator and exact reference (latent_lab.tasks.fsm_icl) -> rows.
 
     FSMBuilder(config_name="5s5a", num_train=100).download_and_prepare()
 
@@ -17,16 +18,9 @@ from dataclasses import dataclass
 import datasets
 
 from latent_lab.errors import UserError
-from latent_lab.tasks.fsm_icl.generator import (
-    SPLIT_NAMES,
-    EpisodeSpec,
-    FSMVocab,
-    default_walk_length,
-    split_episodes,
-    split_fsms,
-    walk_length_range,
-)
-from latent_lab.tasks.fsm_icl.reference import MAX_EXACT_STATES, episode_references
+from latent_lab.tasks.fsm_icl.config import FSMDataConfig
+from latent_lab.tasks.fsm_icl.generator import SPLIT_NAMES, split_episodes, split_fsms
+from latent_lab.tasks.fsm_icl.reference import episode_references
 
 DESCRIPTION = (
     "In-context learning of random deterministic finite state machines. Each row is one FSM "
@@ -62,93 +56,13 @@ FEATURES = datasets.Features(
 )
 
 
-def _check_int(name: str, value, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise UserError(f"{name}: expected an integer, got {value!r}")
-    if value < minimum:
-        raise UserError(f"{name}: must be >= {minimum}, got {value}")
-
-
 @dataclass
-class FSMConfig(datasets.BuilderConfig):
-    """Walk lengths are steps (actions); None means A ln A. Each walk's length is uniform over
-    the integers within length_jitter (a fraction) of it."""
-
-    num_states: int = 5
-    num_actions: int = 5
-    absorbing: bool = False
-    num_demos: int = 3
-    demo_length: int | None = None
-    query_length: int | None = None
-    length_jitter: float = 0.2
-    score_demonstrations: bool = False
-    num_train: int = 6000
-    num_validation: int = 2000
-    num_test: int = 2000
-    seed: int = 0
-    s_max: int = 8
-    a_max: int = 10
+class FSMConfig(datasets.BuilderConfig, FSMDataConfig):
+    """A named builder config holding the FSM data fields (latent_lab/tasks/fsm_icl/config.py)."""
 
     def __post_init__(self):
-        super().__post_init__()
+        datasets.BuilderConfig.__post_init__(self)
         self.validate()
-
-    def validate(self) -> None:
-        for name in ("s_max", "a_max", "num_train", "num_validation", "num_test"):
-            _check_int(name, getattr(self, name), 1)
-        _check_int("seed", self.seed, 0)
-        _check_int("num_states", self.num_states, 1)
-        _check_int("num_actions", self.num_actions, 1)
-        if self.num_states > self.s_max:
-            raise UserError(
-                f"num_states: {self.num_states} is more than s_max = {self.s_max}; lower "
-                "num_states or raise s_max (which changes the vocabulary)"
-            )
-        if self.num_actions > self.a_max:
-            raise UserError(
-                f"num_actions: {self.num_actions} is more than a_max = {self.a_max}; lower "
-                "num_actions or raise a_max (which changes the vocabulary)"
-            )
-        if self.num_states > MAX_EXACT_STATES:
-            raise UserError(
-                f"num_states: exact Bayes references are computed for up to {MAX_EXACT_STATES} "
-                f"states, got {self.num_states}"
-            )
-        self._validate_episode()
-
-    def _validate_episode(self) -> None:
-        for name in ("absorbing", "score_demonstrations"):
-            if not isinstance(getattr(self, name), bool):
-                raise UserError(f"{name}: expected true or false, got {getattr(self, name)!r}")
-        if self.absorbing and self.num_states < 2:
-            raise UserError("absorbing: an absorbing state other than 0 needs num_states >= 2")
-        _check_int("num_demos", self.num_demos, 1)
-        if self.num_demos > self.num_states:
-            raise UserError(
-                f"num_demos: {self.num_demos} demonstrations need distinct start states but "
-                f"there are only {self.num_states} states; lower num_demos"
-            )
-        for name in ("demo_length", "query_length"):
-            if getattr(self, name) is not None:
-                _check_int(name, getattr(self, name), 1)
-        jitter = self.length_jitter
-        if isinstance(jitter, bool) or not isinstance(jitter, (int, float)) or not 0 <= jitter < 1:
-            raise UserError(f"length_jitter: expected a fraction in [0, 1), got {jitter!r}")
-
-    @property
-    def vocab(self) -> FSMVocab:
-        return FSMVocab(self.s_max, self.a_max)
-
-    def episode_spec(self) -> EpisodeSpec:
-        default = default_walk_length(self.num_actions)
-        demo = self.demo_length if self.demo_length is not None else default
-        query = self.query_length if self.query_length is not None else default
-        return EpisodeSpec(
-            num_demos=self.num_demos,
-            demo_lengths=walk_length_range(demo, self.length_jitter),
-            query_lengths=walk_length_range(query, self.length_jitter),
-            score_demonstrations=self.score_demonstrations,
-        )
 
 
 def _config(name: str, states: int, actions: int, absorbing: bool = False) -> FSMConfig:
@@ -193,7 +107,7 @@ class FSMBuilder(datasets.GeneratorBasedBuilder):
             f"{'demonstration and query' if spec.score_demonstrations else 'query'} next states. "
             f"Vocabulary ({vocab.size} tokens): states 0..{vocab.s_max - 1}, actions "
             f"{vocab.s_max}..{vocab.eos - 1}, <eos> {vocab.eos}, <query> {vocab.query}, "
-            f"<pad> {vocab.pad}. Seed {config.seed}."
+            f"<pad> {vocab.pad}. data_seed {config.data_seed}."
         )
 
     def _split_generators(self, dl_manager):
@@ -206,7 +120,7 @@ class FSMBuilder(datasets.GeneratorBasedBuilder):
         for name, split in zip(names, SPLIT_NAMES, strict=True):
             # Drawn here, not while generating, so a user error is not wrapped by datasets.
             try:
-                fsms = split_fsms(split, counts, config.seed, *shape)
+                fsms = split_fsms(split, counts, config.data_seed, *shape)
             except ValueError as error:
                 raise UserError(f"num_train: {error}") from None
             # A tuple, not a list: datasets would try to shard lists across jobs.
@@ -216,7 +130,9 @@ class FSMBuilder(datasets.GeneratorBasedBuilder):
     def _generate_examples(self, split, fsms):
         config = self.config
         shape = (config.num_states, config.num_actions, config.absorbing)
-        episodes = split_episodes(split, fsms, config.seed, config.episode_spec(), config.vocab)
+        episodes = split_episodes(
+            split, fsms, config.data_seed, config.episode_spec(), config.vocab
+        )
         references = episode_references(episodes, *shape, config.vocab)
         for index, (fsm, (input_ids, labels), reference) in enumerate(
             zip(fsms, episodes, references, strict=True)

@@ -10,6 +10,7 @@ import torch
 import yaml
 
 from latent_lab.config import config_dir
+from latent_lab.tasks.fsm_icl.curriculum import check_stages
 from latent_lab.training.recipe import run_recipe
 from recipes import fsm_curriculum, fsm_icl
 
@@ -144,15 +145,19 @@ def _phase_configs() -> list[Path]:
 
 @pytest.mark.parametrize("path", _phase_configs(), ids=lambda p: p.stem)
 def test_every_config_parses(path):
-    if "stages" in yaml.safe_load(path.read_text()):
-        curriculum, *_ = fsm_curriculum.make_parser().parse(["--config", path.stem])
-        assert fsm_curriculum.check_stages(curriculum.stages)
-    else:
-        data_args, model_args, training_args, _ = fsm_icl.make_parser().parse(
-            ["--config", path.stem]
-        )
-        assert training_args.metric_for_best_model == "accuracy"
-        assert training_args.load_best_model_at_end and training_args.num_train_epochs >= 1
+    data_args, model_args, training_args, _ = fsm_icl.make_parser().parse(["--config", path.stem])
+    data_args.check()  # every builder field valid
+    assert training_args.metric_for_best_model == "accuracy"
+    assert training_args.load_best_model_at_end and training_args.num_train_epochs >= 1
+
+
+@pytest.mark.parametrize("path", sorted(config_dir("fsm_curriculum").glob("*.yaml")),
+                         ids=lambda p: p.stem)  # fmt: skip
+def test_every_curriculum_config_parses(path):
+    """Curricula live in recipes/configs/fsm_curriculum/, where their bare names resolve."""
+    curriculum, *_, config_path = fsm_curriculum.make_parser().parse(["--config", path.stem])
+    assert config_path == path
+    assert check_stages(curriculum.stages)
 
 
 @pytest.mark.parametrize("name", sorted(PARAMETER_TARGETS))
@@ -181,10 +186,13 @@ BAD_INPUTS = [
     (["--num_actions", "11"], "num_actions"),
     (["--num_demos", "0"], "num_demos"),
     (["--demo_length", "0"], "demo_length"),
-    (["--dataset_options", "{absorbing: true"], "dataset_options"),  # unclosed YAML mapping
+    (["--data_seed", "-1"], "data_seed"),
+    (["--length_jitter", "1.5"], "length_jitter"),
     (["--config", "phase9_9"], "--config"),
+    (["--config", "phase6_1"], "recipes/configs/fsm_icl/"),  # a curriculum: fsm_curriculum.py
     (["--init_from", "/no/such/run"], "init_from"),
-    (["--config", "phase6_1"], "fsm_curriculum.py"),  # a curriculum config given to fsm_icl.py
+    (["--max_steps", "-5"], "max_steps"),  # Trainer would silently train num_train_epochs
+    (["--dataset_seed", "3"], "dataset_seed"),  # the old name: data_seed now
 ]
 
 
@@ -214,3 +222,29 @@ def test_bad_curriculum_stage_fails_before_any_training(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "stages[1]" in err and "num_states" in err, err
     assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("extra", "field"),
+    [(["--max_steps", "-5"], "max_steps"), (["--init_from", "/no/such/run"], "init_from")],
+)
+def test_bad_curriculum_arguments_fail_before_any_training(extra, field, tmp_path, capsys):
+    config = tmp_path / "c.yaml"
+    config.write_text(yaml.safe_dump({"stages": [{"dataset": "3s3a"}, {"dataset": "5s5a"}]}))
+    out = tmp_path / "never"
+    with pytest.raises(SystemExit) as raised:
+        run_recipe(fsm_curriculum.make_parser(), fsm_curriculum.main,
+                   ["--config", str(config), "--output_dir", str(out), *extra])  # fmt: skip
+    assert raised.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and field in err and "fsm_curriculum.py" in err, err
+    assert not out.exists()
+
+
+def test_data_seed_draws_the_data_and_seed_only_the_model():
+    """One seed naming: data_seed is the builder's (the FSMs and walks), seed the run's."""
+    parse = fsm_icl.make_parser().parse
+    default = parse([*TINY_DATA, "--seed", "9"])
+    assert default[0].check().config.data_seed == 0 and default[2].seed == 9
+    other = parse([*TINY_DATA, "--data_seed", "4"])
+    assert other[0].check().config.data_seed == 4 and other[2].seed == 42

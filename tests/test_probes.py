@@ -131,6 +131,25 @@ def test_probe_settings_of_the_seed_phases(name):
     assert settings.epochs == (32 if name == "phase5_2" else 16)  # the seed's probe commands
 
 
+def test_probes_read_the_data_a_run_recorded():
+    """dataset_fields: today's records (data_seed, every builder field) and records from before
+    the seed naming (dataset_seed, dataset_options) give the run's own builder fields."""
+    from latent_lab.commands.probe import dataset_fields
+
+    settings = ProbeSettings()
+    today = {"dataset": "3s3a", "num_train": 24, "data_seed": 5, "seed": 42, "num_test": None}
+    recorded = {"task": "fsm_icl", "config": today}
+    assert dataset_fields(recorded, settings) == ("3s3a", {"num_train": 24, "data_seed": 5})
+    before = {"dataset": "5s5a", "num_train": 24, "dataset_seed": 5, "seed": 42,
+              "dataset_options": {"length_jitter": 0.1, "num_train": 99}}  # fmt: skip
+    fields = dataset_fields({"task": "fsm_icl", "config": before}, settings)[1]
+    assert fields == {"num_train": 24, "data_seed": 5, "length_jitter": 0.1}
+    options_seed = {"dataset": "5s5a", "dataset_options": {"seed": 3}}
+    assert dataset_fields({"task": "fsm_icl", "config": options_seed}, settings)[1] == {
+        "data_seed": 3
+    }
+
+
 def test_probe_missing_model_is_exit_2(tmp_path, capsys):
     assert cli_main(["probe", "--model", str(tmp_path / "nope")]) == 2
     err = capsys.readouterr().err.strip()

@@ -11,7 +11,8 @@ from latent_lab.commands.output import emit
 from latent_lab.errors import UserError
 from latent_lab.files import check_model_dir, staged_dir
 
-PROBE_CONFIG_FOLDER = "probes"  # inside recipes/configs/fsm_icl/
+# Probe settings (not training configs) live in recipes/probes/<task>/.
+PROBE_SETTINGS_FOLDER = Path("probes") / "fsm_icl"
 
 
 def add_parser(subparsers) -> None:
@@ -28,7 +29,7 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--model", required=True, help="a finished run's output_dir")
     parser.add_argument(
         "--config",
-        help="probe settings: a YAML file, or a name in recipes/configs/fsm_icl/probes/",
+        help="probe settings: a YAML file, or a name in recipes/probes/fsm_icl/",
     )
     parser.add_argument(
         "--set", action="append", default=[], metavar="KEY=VALUE", help="override a setting"
@@ -53,19 +54,19 @@ def load_settings(args):
 
 
 def probe_config_path(value: str) -> Path:
-    from latent_lab.config import config_dir
+    from latent_lab.config import recipes_dir
 
     given = Path(value)
     if given.is_file():
         return given
-    folder = config_dir("fsm_icl") / PROBE_CONFIG_FOLDER
+    folder = recipes_dir() / PROBE_SETTINGS_FOLDER
     for candidate in (folder / given, folder / f"{given}.yaml"):
         if candidate.is_file():
             return candidate
     names = ", ".join(sorted(p.stem for p in folder.glob("*.yaml"))) or "none"
     raise UserError(
-        f"--config: {value!r} is neither a file nor a probe config in "
-        f"recipes/configs/fsm_icl/{PROBE_CONFIG_FOLDER}/ (available: {names})"
+        f"--config: {value!r} is neither a file nor probe settings in "
+        f"recipes/{PROBE_SETTINGS_FOLDER.as_posix()}/ (available: {names})"
     )
 
 
@@ -94,14 +95,9 @@ def dataset_fields(record: dict | None, settings) -> tuple[str, dict]:
         )
     if record.get("task") != "fsm_icl":
         raise UserError(f"--model: probes read FSM runs (task fsm_icl), not {record.get('task')!r}")
-    from dataclasses import fields
+    from latent_lab.tasks.fsm_icl.arguments import recorded_data_arguments
 
-    from recipes.fsm_icl import FSMArguments
-
-    config = record["config"]
-    data_args = FSMArguments(
-        **{f.name: config[f.name] for f in fields(FSMArguments) if f.name in config}
-    )
+    data_args = recorded_data_arguments(record["config"])
     return data_args.dataset, data_args.builder_fields()
 
 

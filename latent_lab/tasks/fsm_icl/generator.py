@@ -15,7 +15,8 @@ states), each `s a s a ... s <eos>`, then the query `<query> s0 a0 s1 ... s_n <e
 elsewhere; optionally the demonstrations' next states are scored too.
 
 Tokens: states 0..s_max-1, actions s_max..s_max+a_max-1, then <eos>, <query>, <pad>.
-Pure numpy: no Hugging Face imports. The exact references live in fsm_reference.py.
+Pure numpy: no Hugging Face imports. The exact references live in reference.py; the
+semantics are in docs/spec/fsm_icl.md.
 """
 
 from __future__ import annotations
@@ -60,11 +61,6 @@ class FSMVocab:
 
     def is_action(self, token: int) -> bool:
         return self.s_max <= token < self.s_max + self.a_max
-
-    def token_names(self) -> list[str]:
-        states = [f"s{i}" for i in range(self.s_max)]
-        actions = [f"a{i}" for i in range(self.a_max)]
-        return states + actions + ["<eos>", "<query>", "<pad>"]
 
 
 @dataclass(frozen=True)

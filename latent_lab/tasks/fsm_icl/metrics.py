@@ -2,7 +2,7 @@
 
 Keys: accuracy, accuracy_seen, accuracy_unseen, frac_seen, bayes_accuracy (the Bayes-optimal
 predictor's expected accuracy on the same positions, exact under the generator, see
-tasks/fsm_reference.py; on the train split only approximate, see data_builders/fsm.py),
+reference.py; on the train split only approximate, see data_builders/fsm_icl.py),
 bayes_accuracy_unseen, scored_loss (mean cross-entropy per scored token; named so it does not
 replace Trainer's eval_loss, a mean of per-batch means), bayes_loss (the optimal cross-entropy)
 and num_scored. Trainer prefixes them with eval_. NaN where a subset is empty.
@@ -10,8 +10,9 @@ and num_scored. Trainer prefixes them with eval_. NaN where a subset is empty.
 How the references reach `compute_metrics`: Trainer drops dataset columns the model does not
 take, so the seen flags and Bayes probabilities cannot ride along with the batch. Both depend
 only on the token sequence (and S, A, absorbing), so `FSMMetrics` recovers them from the inputs:
-set `include_for_metrics=["inputs"]` in TrainingArguments, and FSMMetrics looks every sequence
-up in the references the dataset stores (a sequence it does not know is computed exactly).
+Trainer passes those with `include_for_metrics=["inputs"]` (the runner sets it for a TaskRun
+with metrics_need_inputs, as run.py's), and FSMMetrics looks every sequence up in the
+references the dataset stores (a sequence it does not know is computed exactly).
 `preprocess_logits_for_metrics` reduces the logits to label-aligned argmax ids and label NLLs,
 so memory stays small. Trainer gathers predictions, labels and inputs across processes before
 calling compute_metrics, which is a pure function of them: every process gets the same result.
@@ -180,7 +181,8 @@ def _concatenate(parts) -> list[np.ndarray]:
 
 def trainer_metric_hooks(eval_dataset) -> dict:
     """Keyword arguments for Trainer (or TaskRun): compute_metrics and
-    preprocess_logits_for_metrics. TrainingArguments also need include_for_metrics=["inputs"]."""
+    preprocess_logits_for_metrics. Trainer must pass the inputs too: include_for_metrics=
+    ["inputs"] in TrainingArguments (TaskRun.metrics_need_inputs=True does it)."""
     return {
         "compute_metrics": FSMMetrics.from_dataset(eval_dataset),
         "preprocess_logits_for_metrics": preprocess_logits_for_metrics,

@@ -1,5 +1,6 @@
-"""Exact per-position references for FSM episodes (fsm.py): was a scored step's (state, action)
-seen earlier in the sequence, and the Bayes-optimal posterior over its next state.
+"""Exact per-position references for FSM episodes (generator.py): was a scored step's
+(state, action) seen earlier in the sequence, and the Bayes-optimal posterior over its next
+state (docs/spec/fsm_icl.md).
 
 Walk starts, actions and lengths are drawn independently of the FSM, so the sequence so far
 tells the predictor exactly one thing: the set O of transitions observed before the position.
