@@ -115,4 +115,4 @@ def test_bad_value_names_the_field():
     from recipes.char_stream import make_parser
 
     with pytest.raises(UserError, match="model_type"):
-        make_parser().parse(["--config", "quick", "--model_type", "mamba"])
+        make_parser().parse(["--config", "quick", "--model_type", "no_such_model"])

@@ -92,11 +92,8 @@ def load_grid(path: str | os.PathLike) -> GridSpec:
             raise UserError(f"{source}: missing field {name!r}")
     recipe = _recipe_name(source, data["recipe"])
     parser = recipe_parser(recipe)
-    # A bare name resolves where the recipe's own --config looks (fsm_curriculum: fsm_icl's).
-    config_task = getattr(parser, "task", recipe)
-    paths = [
-        resolve_config(config_task, str(value)).resolve() for value in configs or [data["config"]]
-    ]
+    # A bare name resolves where the recipe's own --config looks: recipes/configs/<recipe>/.
+    paths = [resolve_config(recipe, str(value)).resolve() for value in configs or [data["config"]]]
     if len(set(paths)) != len(paths):
         raise UserError(f"{source}: grid.config names a config twice; list each once")
     spec = GridSpec(

@@ -46,8 +46,11 @@ class LabArgumentsMixin:
     def __post_init__(self):
         # Remember whether the user chose output_dir: the HF class fills in a default.
         self.output_dir_given = self.output_dir is not None
-        if self.max_steps == 0:
-            raise UserError("max_steps: must be positive (or -1 to train for num_train_epochs)")
+        if self.max_steps == 0 or self.max_steps < -1:
+            raise UserError(
+                f"max_steps: must be positive (or -1 to train for num_train_epochs), "
+                f"got {self.max_steps}"
+            )
         if self.learning_rate <= 0:
             raise UserError(f"learning_rate: must be positive, got {self.learning_rate}")
         if not self.use_cpu and not _has_accelerator():
