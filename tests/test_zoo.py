@@ -138,6 +138,12 @@ def test_model_mistakes_are_one_line_errors(changes, message):
         build_model(args, VOCAB)
 
 
+def test_model_options_override_the_architecture_defaults():
+    model = build_model(args_for("mamba", model_options="{state_size: 8, conv_kernel: 3}"), VOCAB)
+    assert (model.config.state_size, model.config.conv_kernel) == (8, 3)
+    assert state_size(model.config) == measured_state(model.eval()) == 2 * 64 * (3 + 8)
+
+
 def test_generic_path_builds_other_causal_lms_at_small_sizes():
     model = build_model(args_for("qwen2", hidden_size=32), VOCAB)
     assert model.config.hidden_size == 32 and model.config.intermediate_size == 128

@@ -117,7 +117,8 @@ def model_config(model_args: ModelArguments, vocab_size: int, *, pad_token_id=No
     token_ids = dict(
         pad_token_id=pad_token_id, bos_token_id=bos_token_id, eos_token_id=eos_token_id
     )
-    return AutoConfig.for_model(model_type, vocab_size=vocab_size, **token_ids, **fields, **options)
+    fields = {**token_ids, **fields, **options}  # the user's options win over our defaults
+    return AutoConfig.for_model(model_type, vocab_size=vocab_size, **fields)
 
 
 def build_model(model_args: ModelArguments, vocab_size: int, **token_ids):
