@@ -1,6 +1,8 @@
-"""The semi-synthetic two-hop task as a `datasets` builder: config -> latent_lab.tasks.two_hop.
+"""The semi-synthetic two-hop task as a `datasets` builder: config
+(latent_lab.tasks.semi_synthetic.config) -> latent_lab.tasks.semi_synthetic.facts -> rows.
 
     SemiSyntheticBuilder(config_name="parks").download_and_prepare()
+    SemiSyntheticBuilder(config_name="parks", table_file="my_parks.json", data_seed=3)
 
 One config per e2 type (named by the type). Splits: first_hop, and per attribute
 2hop_<attr>_nocot, 2hop_<attr>_cot, 2hop_<attr>_nocot_shuffled. Rows: messages (system, user,
@@ -10,12 +12,14 @@ first_hop).
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
+from pathlib import Path
 
 import datasets
 
-from latent_lab.errors import UserError
 from latent_lab.tasks.semi_synthetic import facts
+from latent_lab.tasks.semi_synthetic.config import DEFAULT_TYPE, SemiSyntheticDataConfig
 
 DESCRIPTION = (
     "Semi-synthetic two-hop latent reasoning. Invented people are paired with real, well-known "
@@ -42,36 +46,24 @@ FEATURES = datasets.Features(
 )
 
 
-def _is_int(value) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
 @dataclass
-class SemiSyntheticConfig(datasets.BuilderConfig):
-    """type: the e2 type (table); seed: the pairing seed, None for the type's fixed default
-    (facts.type_seed); num_shuffles: shuffled-answer permutations (seeds seed+1, seed+2, ...)."""
-
-    type: str = "parks"
-    seed: int | None = None
-    num_shuffles: int = facts.DEFAULT_NUM_SHUFFLES
+class SemiSyntheticConfig(datasets.BuilderConfig, SemiSyntheticDataConfig):
+    """A named builder config holding the semi-synthetic data fields
+    (latent_lab/tasks/semi_synthetic/config.py)."""
 
     def __post_init__(self):
-        super().__post_init__()
+        datasets.BuilderConfig.__post_init__(self)
         self.validate()
 
-    def validate(self) -> None:
-        if self.type not in facts.TYPES:
-            raise UserError(
-                f"type: unknown e2 type {self.type!r}; choose one of {', '.join(facts.TYPES)}"
-            )
-        if self.seed is not None and (not _is_int(self.seed) or self.seed < 0):
-            raise UserError(f"seed: expected a non-negative integer or null, got {self.seed!r}")
-        if not _is_int(self.num_shuffles) or self.num_shuffles < 1:
-            raise UserError(f"num_shuffles: expected a positive integer, got {self.num_shuffles!r}")
-
-    @property
-    def data_seed(self) -> int:
-        return facts.type_seed(self.type) if self.seed is None else self.seed
+    def create_config_id(self, config_kwargs: dict, custom_features=None) -> str:
+        # Key the cache by a user table's content, not its path: an edited file rebuilds. Reading
+        # it here also checks it (schema, type) when the builder is made, before any data.
+        if config_kwargs.get("table_file") is not None:
+            self.validate()  # datasets set the overrides with setattr, unchecked
+            self.table()
+            digest = hashlib.sha256(Path(self.table_file).expanduser().read_bytes()).hexdigest()
+            config_kwargs = {**config_kwargs, "table_file": digest[:16]}
+        return super().create_config_id(config_kwargs, custom_features)
 
 
 class SemiSyntheticBuilder(datasets.GeneratorBasedBuilder):
@@ -83,7 +75,7 @@ class SemiSyntheticBuilder(datasets.GeneratorBasedBuilder):
         SemiSyntheticConfig(name=name, type=name, version=VERSION, description=f"e2 type {name}")
         for name in facts.TYPES
     ]
-    DEFAULT_CONFIG_NAME = "parks"
+    DEFAULT_CONFIG_NAME = DEFAULT_TYPE
 
     def _info(self) -> datasets.DatasetInfo:
         return datasets.DatasetInfo(description=DESCRIPTION, features=FEATURES, license="mit")
@@ -91,20 +83,27 @@ class SemiSyntheticBuilder(datasets.GeneratorBasedBuilder):
     def card_description(self) -> str:
         """The dataset card's description (latent-lab build writes README.md with it)."""
         config = self.config
-        table = facts.load_table(config.type)
+        table = config.table()
         attributes = ", ".join(f"`{name}`" for name in table.attributes)
+        seed = config.pairing_seed()
+        source = (
+            f"a user table ({Path(config.table_file).name})"
+            if config.table_file
+            else "real-world values written by hand"
+        )
         return (
             f"{DESCRIPTION}\n\ne2 type `{config.type}` ({facts.NUM_ENTITIES} {table.kind}s; "
-            f"attributes {attributes}). Pairing seed {config.data_seed}; "
-            f"{config.num_shuffles} shuffles with seeds "
-            f"{facts.shuffle_seeds(config.data_seed, config.num_shuffles)}. The entity facts "
-            "are real-world values written by hand; the people are invented."
+            f"attributes {attributes}). Pairing seed {seed}; {config.num_shuffles} shuffles "
+            f"with seeds {facts.shuffle_seeds(seed, config.num_shuffles)}. The entity facts are "
+            f"{source}; the people are invented."
         )
 
     def _split_generators(self, dl_manager):
         config = self.config
         config.validate()  # datasets sets overrides with setattr, skipping __post_init__
-        splits = facts.build_splits(config.type, config.data_seed, config.num_shuffles)
+        splits = facts.build_splits(
+            config.type, config.pairing_seed(), config.num_shuffles, table=config.table()
+        )
         # Tuples, not lists: datasets would try to shard lists across jobs.
         return [
             datasets.SplitGenerator(name=name, gen_kwargs={"rows": tuple(rows)})

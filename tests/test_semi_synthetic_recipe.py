@@ -1,9 +1,9 @@
 """The semi-synthetic recipe: the answer-only loss mask, a 2-step LoRA run of a tiny local Llama
-with W&B offline, evaluation on 1 vs 2 processes, user tables, grids, the plot, exit code 2."""
+with W&B offline, evaluation on 1 vs 2 processes, type vs dataset, user tables, exit code 2,
+the quickstart (slow). The grid and the plot: test_semi_synthetic_grid.py."""
 
 import json
 from importlib import resources
-from pathlib import Path
 
 import pytest
 from recipe_processes import run_recipe_process
@@ -11,7 +11,6 @@ from recipe_processes import run_recipe_process
 from latent_lab.tasks.semi_synthetic import facts
 from latent_lab.tasks.semi_synthetic.word_tokenizer import word_tokenizer
 
-REPO = Path(__file__).resolve().parents[1]
 ATTRIBUTES = facts.TYPE_ATTRIBUTES["parks"]
 TINY = [
     "--config", "parks",
@@ -65,7 +64,8 @@ def test_loss_mask_covers_exactly_the_answer_and_end_token(tiny_model_dir):
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from trl import SFTTrainer
 
-    from latent_lab.tasks.semi_synthetic.sft import TwoHopSFTConfig, prompt_completion
+    from latent_lab.tasks.semi_synthetic.arguments import TwoHopSFTConfig
+    from latent_lab.tasks.semi_synthetic.sft import prompt_completion
 
     tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
     splits = facts.build_splits("parks")
@@ -89,32 +89,6 @@ def test_loss_mask_covers_exactly_the_answer_and_end_token(tiny_model_dir):
         assert all(label != -100 for label in labels[first:])
 
 
-def test_every_two_hop_text_round_trips_through_the_word_tokenizer():
-    tokenizer = word_tokenizer(facts.TYPES)
-    rows = facts.world_knowledge_rows(facts.TYPES)
-    for e2_type in facts.TYPES:
-        rows += [row for split in facts.build_splits(e2_type).values() for row in split]
-    texts = sorted({message["content"] for row in rows for message in row["messages"]})
-    encoded = tokenizer(texts, add_special_tokens=False)["input_ids"]
-    assert all(tokenizer.unk_token_id not in ids for ids in encoded)
-    assert tokenizer.batch_decode(encoded) == texts
-
-
-@pytest.mark.parametrize("seed", [facts.type_seed("parks"), 1, 7])
-def test_world_knowledge_never_mentions_an_evaluated_person(seed):
-    from latent_lab.tasks.semi_synthetic.world_knowledge import demo_names, demo_rows
-
-    evaluated = [person for person, _ in facts.pair_people("parks", seed)]
-    rows = facts.world_knowledge_rows(["parks"]) + demo_rows("parks", seed, 100)
-    texts = " ".join(message["content"] for row in rows for message in row["messages"])
-    assert not [person for person in evaluated if person in texts]
-    names = demo_names(100, seed)
-    assert len(set(names)) == 100 and not set(names) & set(facts.load_people())
-    assert len(rows) == len(facts.world_knowledge_rows(["parks"])) + 3 * 100
-    favorites = [row["answer"] for row in demo_rows("parks", seed, 100) if row["attribute"] is None]
-    assert sorted(set(favorites)) == sorted(e["name"] for e in facts.load_table("parks").entities)
-
-
 @pytest.fixture(scope="module")
 def lora_run(tiny_model_dir, tmp_path_factory):
     """A 2-step LoRA run reporting to W&B offline; records the live W&B run at finish."""
@@ -135,27 +109,11 @@ def lora_run(tiny_model_dir, tmp_path_factory):
     patch.setenv("WANDB_DIR", str(wandb_dir))
     patch.setenv("WANDB_TAGS", "semi_synthetic,tiny")
     patch.delenv("WANDB_RUN_GROUP", raising=False)
+    argv = [*TINY, "--model_name_or_path", str(tiny_model_dir), "--output_dir", str(out),
+            "--use_lora", "true", "--lora_r", "4", "--lora_alpha", "8",
+            "--lora_target_modules", "q_proj", "v_proj", "--report_to", "wandb"]  # fmt: skip
     try:
-        results = run_recipe(
-            [
-                *TINY,
-                "--model_name_or_path",
-                str(tiny_model_dir),
-                "--output_dir",
-                str(out),
-                "--use_lora",
-                "true",
-                "--lora_r",
-                "4",
-                "--lora_alpha",
-                "8",
-                "--lora_target_modules",
-                "q_proj",
-                "v_proj",
-                "--report_to",
-                "wandb",
-            ]  # fmt: skip
-        )
+        results = run_recipe(argv)
     finally:
         patch.undo()
     return out, results, wandb_dir, seen
@@ -220,18 +178,26 @@ def test_eval_only_gives_the_same_metrics_on_one_and_two_processes(tiny_model_di
     assert {key: metrics[2][key] for key in keys} == {key: metrics[1][key] for key in keys}
 
 
-def test_user_table_replaces_the_shipped_one(tmp_path):
-    from latent_lab.tasks.semi_synthetic.sft import two_hop_splits
+def test_type_and_dataset_name_the_same_builder_config(tmp_path):
+    from latent_lab.errors import UserError
+    from recipes.semi_synthetic import make_parser
 
+    def data_args(*argv):
+        return make_parser().parse([*argv, "--output_dir", str(tmp_path)])[0]
+
+    swapped = data_args("--config", "parks", "--type", "bridges")  # parks.yaml says type: parks
+    assert (swapped.dataset, swapped.type) == ("bridges", "bridges")
+    assert swapped.check().config.type == "bridges"
+    alone = data_args("--dataset", "ships", "--data_seed", "4")
+    assert alone.type is None and alone.check().config.type == "ships"
+    assert alone.check().config.pairing_seed() == 4
+    with pytest.raises(UserError, match="dataset: 'bridges' and type: 'parks' name different"):
+        data_args("--config", "parks", "--dataset", "bridges")
     table = json.loads((resources.files(facts.DATA_PACKAGE) / "parks.json").read_text())
-    copy = tmp_path / "my_parks.json"
-    copy.write_text(json.dumps(table))
-    assert two_hop_splits("parks", table_file=copy) == facts.build_splits("parks")
-    table["entities"][0]["state"] = "Montana"
-    copy.write_text(json.dumps(table))
-    rows = two_hop_splits("parks", seed=3, table_file=copy)["2hop_state_nocot"]
-    yellowstone = [r for r in rows if r["answer_intermediate"] == "Yellowstone National Park"]
-    assert [r["answer"] for r in yellowstone] == ["Montana"]
+    table["entities"][0]["state"] = "Montana"  # Yellowstone
+    (tmp_path / "mine.json").write_text(json.dumps(table))
+    mine = data_args("--config", "parks", "--table_file", str(tmp_path / "mine.json")).check()
+    assert mine.config.table().entities[0]["state"] == "Montana"
 
 
 def bad_table(tmp_path):
@@ -248,6 +214,9 @@ def bad_table(tmp_path):
         (["--type", "moons"], "type: unknown e2 type 'moons'"),
         (["--cot_max_new_tokens", "0"], "cot_max_new_tokens: must be >= 1"),
         (["--table_file", "BAD_TABLE"], "entity 'Zion National Park': missing attribute 'code'"),
+        (["--table_file", "/no/such.json"], "table_file: /no/such.json is not a file"),
+        (["--dataset", "bridges"], "dataset: 'bridges' and type: 'parks' name different"),
+        (["--data_seed", "-1"], "data_seed: expected a non-negative integer or null"),
         (["--model_name_or_path", "/no/such/model"], "folder '/no/such/model' does not exist"),
         (["--model_name_or_path", "meta-llama/Llama-3.1-8B-Instruct"], "the Hub is offline"),
         (["--config", "no_such_type"], "--config: 'no_such_type' is neither a file"),
@@ -269,77 +238,6 @@ def test_user_mistakes_exit_2_with_one_line(extra, message, tmp_path, capsys, mo
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and message in err[0], err
     assert not (tmp_path / "never").exists()
-
-
-def test_full_run_grid_is_17_type_configs_by_3_seeds(tmp_path):
-    from latent_lab.launch.grid import expand_grid, load_grid
-
-    tasks = expand_grid(load_grid(REPO / "recipes" / "grids" / "semi_synthetic" / "full_run.yaml"))
-    assert len(tasks) == 51 and len(facts.FULL_RUN_TYPES) == 17
-    assert [task.run_name for task in tasks[:4]] == [
-        "parks-seed1", "parks-seed2", "parks-seed3", "chemical_elements-seed1"
-    ]  # fmt: skip
-    assert [task.config["type"] for task in tasks] == [
-        e2_type for e2_type in facts.FULL_RUN_TYPES for _ in range(3)
-    ]
-    fourth = tasks[3].config
-    assert (fourth["config_name"], fourth["seed"]) == ("chemical_elements", 1)
-    assert fourth["wandb_group"] == "semi_synthetic_full/chemical_elements"
-    assert fourth["model_name_or_path"] == "meta-llama/Llama-3.1-8B-Instruct"
-
-
-def test_grid_config_list_crosses_with_other_keys(tmp_path, capsys):
-    import yaml
-
-    from latent_lab.cli import main as cli_main
-    from latent_lab.launch.grid import expand_grid, load_grid
-
-    values = {"config": ["bridges", "parks"], "learning_rate": [1.0e-6, 2.0e-6]}
-    grid = {"recipe": "semi_synthetic", "grid": values, "seeds": [1], "output_dir": str(tmp_path)}
-    path = tmp_path / "grid.yaml"
-    path.write_text(yaml.safe_dump(grid))
-    tasks = expand_grid(load_grid(path))
-    assert [task.run_name for task in tasks] == [
-        "bridges-lr1e-6-seed1", "bridges-lr2e-6-seed1", "parks-lr1e-6-seed1", "parks-lr2e-6-seed1"
-    ]  # fmt: skip
-    assert tasks[2].config["config_name"] == "parks/lr1e-6" and tasks[2].config["type"] == "parks"
-    path.write_text(yaml.safe_dump({**grid, "config": "parks"}))
-    assert cli_main(["launch", str(path), "--dry-run"]) == 2
-    assert "not both" in capsys.readouterr().err
-
-
-def test_two_hop_plot_means_and_intervals_over_seeds(tmp_path):
-    from scipy import stats
-
-    from latent_lab.tasks.semi_synthetic.plot import main as plot_main
-
-    values = {"parks": [0.1, 0.3, 0.2], "bridges": [0.5, 0.5, 0.8]}
-    for e2_type, seeds in values.items():
-        attributes = facts.TYPE_ATTRIBUTES[e2_type]
-        for seed, value in enumerate(seeds):
-            metrics = {}
-            for k, attribute in enumerate(attributes):  # per-attribute spread around `value`
-                metrics[f"acc_2hop_{attribute}_nocot"] = value + 0.01 * (
-                    k - (len(attributes) - 1) / 2
-                )
-                metrics[f"acc_2hop_{attribute}_cot"] = 1.0
-                metrics[f"loss_advantage_{attribute}"] = -value
-            run = tmp_path / "runs" / f"{e2_type}-seed{seed}"
-            run.mkdir(parents=True)
-            results = {"task": "semi_synthetic", "type": e2_type, "seed": seed, "metrics": metrics}
-            (run / "results.json").write_text(json.dumps(results))
-    summary = plot_main([str(tmp_path / "runs"), "--output", str(tmp_path / "plot.png")])
-    assert [row["type"] for row in summary["types"]] == ["parks", "bridges"]  # spec order
-    for row in summary["types"]:
-        seeds = values[row["type"]]
-        mean = sum(seeds) / 3
-        half = stats.t.ppf(0.975, 2) * stats.tstd(seeds) / 3**0.5
-        nocot = row["nocot_accuracy"]
-        assert nocot["n"] == 3 and nocot["mean"] == pytest.approx(mean)
-        assert (nocot["ci95_low"], nocot["ci95_high"]) == pytest.approx((mean - half, mean + half))
-        assert row["cot_accuracy"]["mean"] == 1.0 and row["cot_accuracy"]["std"] == 0.0
-        assert row["loss_advantage"]["mean"] == pytest.approx(-mean)
-    assert (tmp_path / "plot.png").stat().st_size > 0 and (tmp_path / "plot.csv").is_file()
 
 
 @pytest.mark.slow

@@ -1,4 +1,5 @@
-"""Semi-synthetic two-hop data: tables, splits, world-knowledge rows, vocabulary, builder."""
+"""Semi-synthetic two-hop data: tables, splits, world-knowledge rows and demonstrations,
+vocabulary and word tokenizer, builder (fields, user tables)."""
 
 import json
 import re
@@ -9,6 +10,7 @@ import pytest
 
 from latent_lab.errors import UserError
 from latent_lab.tasks.semi_synthetic import facts
+from latent_lab.tasks.semi_synthetic.word_tokenizer import word_tokenizer
 
 PARKS_FILE = resources.files(facts.DATA_PACKAGE) / "parks.json"
 
@@ -160,6 +162,32 @@ def test_no_entity_name_contains_another(e2_type):
     assert not [(a, b) for a in names for b in names if a != b and a in b]
 
 
+def test_every_two_hop_text_round_trips_through_the_word_tokenizer():
+    tokenizer = word_tokenizer(facts.TYPES)
+    rows = facts.world_knowledge_rows(facts.TYPES)
+    for e2_type in facts.TYPES:
+        rows += [row for split in facts.build_splits(e2_type).values() for row in split]
+    texts = sorted({message["content"] for row in rows for message in row["messages"]})
+    encoded = tokenizer(texts, add_special_tokens=False)["input_ids"]
+    assert all(tokenizer.unk_token_id not in ids for ids in encoded)
+    assert tokenizer.batch_decode(encoded) == texts
+
+
+@pytest.mark.parametrize("seed", [facts.type_seed("parks"), 1, 7])
+def test_world_knowledge_never_mentions_an_evaluated_person(seed):
+    from latent_lab.tasks.semi_synthetic.world_knowledge import demo_names, demo_rows
+
+    evaluated = [person for person, _ in facts.pair_people("parks", seed)]
+    rows = facts.world_knowledge_rows(["parks"]) + demo_rows("parks", seed, 100)
+    texts = " ".join(message["content"] for row in rows for message in row["messages"])
+    assert not [person for person in evaluated if person in texts]
+    names = demo_names(100, seed)
+    assert len(set(names)) == 100 and not set(names) & set(facts.load_people())
+    assert len(rows) == len(facts.world_knowledge_rows(["parks"])) + 3 * 100
+    favorites = [row["answer"] for row in demo_rows("parks", seed, 100) if row["attribute"] is None]
+    assert sorted(set(favorites)) == sorted(e["name"] for e in facts.load_table("parks").entities)
+
+
 def write_parks(tmp_path, mutate):
     data = json.loads(PARKS_FILE.read_text(encoding="utf-8"))
     mutate(data)
@@ -241,20 +269,47 @@ def test_builder_fields_override_and_validate(tmp_path):
     from latent_lab.tasks.builders import build_dataset, make_builder
 
     dataset = build_dataset(
-        "semi_synthetic", "parks", cache_dir=str(tmp_path), seed=7, num_shuffles=2
+        "semi_synthetic", "parks", cache_dir=str(tmp_path), data_seed=7, num_shuffles=2
     )
     assert (
         dataset["2hop_code_nocot_shuffled"].to_list()
         == (facts.build_splits("parks", 7, 2)["2hop_code_nocot_shuffled"])
     )
-    card = make_builder("semi_synthetic", "parks", cache_dir=str(tmp_path), seed=7)
+    card = make_builder("semi_synthetic", "parks", cache_dir=str(tmp_path), data_seed=7)
     assert "Pairing seed 7" in card.card_description()
+    default = make_builder("semi_synthetic", "bridges", cache_dir=str(tmp_path))
+    assert default.config.pairing_seed() == facts.type_seed("bridges")
     for fields, message in [
         ({"type": "moons"}, "unknown e2 type 'moons'; choose one of parks"),
         ({"num_shuffles": 0}, "num_shuffles"),
-        ({"seed": -1}, "seed"),
+        ({"data_seed": -1}, "data_seed: expected a non-negative integer or null"),
+        ({"table_file": ""}, "table_file: expected the path of a JSON table"),
+        ({"table_file": str(tmp_path / "none.json")}, "none.json is not a file"),
     ]:
         with pytest.raises(UserError, match=message):
             make_builder("semi_synthetic", "parks", cache_dir=str(tmp_path), **fields)
     with pytest.raises(UserError, match="bridges"):
         make_builder("semi_synthetic", "moons", cache_dir=str(tmp_path))
+
+
+def test_a_user_table_goes_through_the_builder_keyed_by_its_content(tmp_path):
+    from latent_lab.tasks.builders import build_dataset, make_builder
+
+    cache = str(tmp_path / "cache")
+    data = json.loads(PARKS_FILE.read_text(encoding="utf-8"))
+    path = tmp_path / "my_parks.json"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    dataset = build_dataset("semi_synthetic", "parks", cache_dir=cache, table_file=str(path))
+    assert {name: split.to_list() for name, split in dataset.items()} == facts.build_splits("parks")
+    data["entities"][0]["state"] = "Montana"  # the same path, edited: the cache must rebuild
+    path.write_text(json.dumps(data), encoding="utf-8")
+    fields = {"table_file": str(path)}
+    rows = build_dataset("semi_synthetic", "parks", cache_dir=cache, **fields)["2hop_state_nocot"]
+    yellowstone = [r for r in rows if r["answer_intermediate"] == "Yellowstone National Park"]
+    assert [r["answer"] for r in yellowstone] == ["Montana"]
+    assert (
+        "a user table (my_parks.json)"
+        in make_builder("semi_synthetic", "parks", cache_dir=cache, **fields).card_description()
+    )
+    with pytest.raises(UserError, match="has type 'parks'; set type to match"):
+        make_builder("semi_synthetic", "bridges", cache_dir=cache, table_file=str(path))

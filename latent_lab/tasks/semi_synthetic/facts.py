@@ -1,8 +1,8 @@
 """Semi-synthetic two-hop reasoning: invented people -> real entities (e2) -> real attributes (e3).
 
-The source tables live in latent_lab/tasks/two_hop_data/<type>.json (format and checks in
-two_hop_data/schema.py); people.json lists the invented people. Splits of one type (seeded,
-pure numpy):
+The source tables live in latent_lab/tasks/semi_synthetic/tables/<type>.json (format and checks
+in schema.py); tables/people.json lists the invented people. Splits of one type (seeded, pure
+numpy; docs/spec/two_hop.md):
 
 - first_hop: "What is {person}'s favorite <kind>?" -> the entity (the fact to fine-tune on);
 - 2hop_<attr>_nocot / _cot: "Consider {person}'s favorite <kind>. <attribute question>" answered

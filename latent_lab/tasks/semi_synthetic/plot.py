@@ -49,7 +49,8 @@ def run_quantities(metrics: dict) -> dict[str, float]:
 
 
 def type_summaries(folders) -> list[dict]:
-    """[{type, runs, <quantity>: summarize(values over runs)}] in the spec's type order."""
+    """[{type, runs, <quantity>: summarize(values over runs)}], types in the order of
+    docs/spec/two_hop.md."""
     by_type: dict[str, list[dict]] = {}
     for run in load_results(folders):
         if run.results.get("task") != "semi_synthetic":

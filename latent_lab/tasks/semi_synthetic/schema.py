@@ -4,8 +4,8 @@ A table: {"type", "kind", "person_question" (with {person}), "person_reference" 
 of the same relation, e.g. "{person}'s favorite national park"), "attributes": {attr: {"question":
 the two-hop question about "it", "entity_questions": [... {entity} ...], "statements": [...
 {entity} ... {value} ...]}}, "entities": [{"name": ..., attr: "value", ...}] x 20}. The attributes
-of each type are fixed by TYPE_ATTRIBUTES (the spec's table). Every error is one UserError line
-naming the file, entity and attribute.
+of each type are fixed by TYPE_ATTRIBUTES (the table of docs/spec/two_hop.md). Every error is
+one UserError line naming the file, entity and attribute.
 """
 
 from __future__ import annotations

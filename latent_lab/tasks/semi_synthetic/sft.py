@@ -1,19 +1,16 @@
-"""SFT on the two-hop splits: chat rows as TRL prompt/completion (loss on the answer only),
-a pretrained model by Hub name or local folder, LoRA or full fine-tune, eval loss of every
-split, generation accuracy and the shuffled-answer loss advantage."""
+"""SFT pieces for the two-hop splits: a pretrained model by Hub name or local folder, chat rows
+as TRL prompt/completion (loss on the answer only), the generation-accuracy sets, the
+shuffled-answer loss advantage and the W&B config fields. run.py assembles them into the
+TaskRun; LoRA and the SFTConfig are in arguments.py."""
 
 from __future__ import annotations
 
 import re
-import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from transformers import TrainerCallback
 
 from latent_lab.errors import UserError
-from latent_lab.tasks.semi_synthetic import facts
-from latent_lab.training.arguments import lab_sft_config_class
 from latent_lab.training.generation_accuracy import GenerationSet
 
 COT_MAX_NEW_TOKENS = 200
@@ -21,43 +18,17 @@ REFERENCE = {"best_accuracy": 1.0, "loss_advantage_without_link": 0.0}
 HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*(/[\w.-]+)?")
 
 
-@dataclass
-class TwoHopSFTConfig(lab_sft_config_class()):
-    """The lab's SFTConfig as a module-level class: Trainer.save_model torch.saves its
-    arguments, and pickle cannot find a class made inside a function (lab_sft_config_class)."""
-
-
-@dataclass
-class LoraArguments:
-    use_lora: bool = field(default=False, metadata={"help": "train LoRA adapters (peft)"})
-    lora_r: int = field(default=16, metadata={"help": "LoRA rank"})
-    lora_alpha: int = field(default=32, metadata={"help": "LoRA scaling numerator"})
-    lora_dropout: float = field(default=0.05, metadata={"help": "dropout on the LoRA input"})
-    lora_target_modules: list[str] | None = field(
-        default=None,
-        metadata={"help": "module names, or [all-linear]; default: peft's for the architecture"},
-    )
-
-    def __post_init__(self):
-        if self.lora_r < 1 or self.lora_alpha < 1:
-            raise UserError("lora_r and lora_alpha: must be >= 1")
-        if not 0.0 <= self.lora_dropout < 1.0:
-            raise UserError(f"lora_dropout: must be in [0, 1), got {self.lora_dropout}")
-
-    def peft_config(self):
-        if not self.use_lora:
-            return None
-        from peft import LoraConfig
-
-        targets = self.lora_target_modules
-        if targets == ["all-linear"]:
-            targets = "all-linear"
-        return LoraConfig(
-            r=self.lora_r,
-            lora_alpha=self.lora_alpha,
-            lora_dropout=self.lora_dropout,
-            target_modules=targets,
-            task_type="CAUSAL_LM",
+def check_model_name(name_or_path: str, option="model_name_or_path") -> None:
+    """A saved model folder or a well-formed Hub name, else a one-line UserError (no loading:
+    an argument check, made before any data or folder)."""
+    folder = Path(name_or_path).expanduser()
+    if folder.exists():
+        if not any((folder / name).is_file() for name in ("config.json", "adapter_config.json")):
+            raise UserError(f"{option}: {name_or_path!r} holds no saved model (config.json)")
+    elif not HUB_ID.fullmatch(name_or_path):
+        raise UserError(
+            f"{option}: folder {name_or_path!r} does not exist; give a saved model folder or a "
+            "Hub name such as meta-llama/Llama-3.1-8B-Instruct"
         )
 
 
@@ -66,18 +37,8 @@ def load_model_and_tokenizer(name_or_path: str, dtype: str = "auto", option="mod
     model too) or a Hub name; a missing folder or an unreachable Hub is a one-line UserError."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    check_model_name(name_or_path, option)
     folder = Path(name_or_path).expanduser()
-    if folder.exists():
-        if (
-            not (folder / "config.json").is_file()
-            and not (folder / "adapter_config.json").is_file()
-        ):
-            raise UserError(f"{option}: {name_or_path!r} holds no saved model (config.json)")
-    elif not HUB_ID.fullmatch(name_or_path):
-        raise UserError(
-            f"{option}: folder {name_or_path!r} does not exist; give a saved model folder or a "
-            "Hub name such as meta-llama/Llama-3.1-8B-Instruct"
-        )
     source = str(folder) if folder.exists() else name_or_path
     try:
         tokenizer = AutoTokenizer.from_pretrained(source)  # first: fails fast, before the weights
@@ -106,20 +67,6 @@ def _loading_error(name: str, error: Exception, option: str, local: bool) -> Use
             "pass a local path or go online"
         )
     return UserError(f"{option}: cannot load model {name!r}: {text[:300]}")
-
-
-def two_hop_splits(e2_type, seed=None, num_shuffles=5, table_file=None) -> dict[str, list]:
-    """{split: rows}: the builder's DatasetDict (cached, shareable), or, with `table_file`, the
-    same splits built from a user's table (schema-checked; its type must be `e2_type`)."""
-    if table_file is None:
-        from latent_lab.tasks.builders import build_dataset
-
-        dataset = build_dataset("semi_synthetic", e2_type, seed=seed, num_shuffles=num_shuffles)
-        return {name: split.to_list() for name, split in dataset.items()}
-    table = facts.read_table(Path(table_file))
-    if table.type != e2_type:
-        raise UserError(f"table_file: {table_file} has type {table.type!r}; set type to match")
-    return facts.build_splits(e2_type, seed, num_shuffles, table=table)
 
 
 def prompt_completion(rows):
@@ -186,74 +133,6 @@ class LossAdvantageCallback(TrainerCallback):
             if self._logged_step != state.global_step:
                 self._logged_step = state.global_step
                 self.trainer.log(dict(values))
-
-
-def evaluate_checkpoint(run, model_args, training_args, config_path, *extra_args) -> dict | None:
-    """Evaluate run.model on every split (losses, accuracies, advantages) without training;
-    results.json on the main process, like a training run's."""
-    from latent_lab.config import config_name_of
-    from latent_lab.training.runner import prepare_output_dir, record_results
-    from latent_lab.training.tracking import configure_wandb
-
-    start = time.time()
-    name = training_args.config_name or (config_name_of(config_path) if config_path else "default")
-    prepare_output_dir(training_args, run.task, name)
-    configure_wandb(training_args, config_path)
-    kwargs = {k: v for k, v in run.trainer_kwargs.items() if k != "peft_config"}
-    trainer = run.trainer_class(
-        model=run.model,
-        args=training_args,
-        train_dataset=run.train_dataset,
-        eval_dataset=run.eval_dataset,
-        processing_class=run.tokenizer,
-        **kwargs,
-    )
-    for make_callback in run.callback_factories:
-        trainer.add_callback(make_callback(trainer))
-    metrics = trainer.evaluate()
-    results = record_results(
-        run, trainer, metrics, name, config_path, start, model_args, training_args, *extra_args
-    )
-    trainer.accelerator.wait_for_everyone()
-    return results
-
-
-def two_hop_task_run(
-    splits, model, tokenizer, lora_args, extra_sets=(), batch_size=16, extra_results=None, **budgets
-):
-    """The TaskRun of a two-hop fine-tune: train on first_hop, evaluate every split; results.json
-    gets the last generation samples and `extra_results`."""
-    from trl import SFTTrainer
-
-    from latent_lab.training.generation_accuracy import GenerationAccuracyCallback
-    from latent_lab.training.runner import TaskRun
-
-    sets = [*generation_sets(splits, **budgets), *extra_sets]
-    attributes = [name[len("2hop_") : -len("_nocot")] for name in splits if name.endswith("_nocot")]
-    accuracy = {}
-
-    def make_accuracy_callback(trainer):
-        accuracy["callback"] = GenerationAccuracyCallback(trainer, tokenizer, sets, batch_size)
-        return accuracy["callback"]
-
-    metric_names = [s.name for s in sets] + [f"loss_advantage_{a}" for a in attributes]
-    return TaskRun(
-        task="semi_synthetic",
-        train_dataset=prompt_completion(splits["first_hop"]),
-        eval_dataset={name: prompt_completion(rows) for name, rows in splits.items()},
-        vocab_size=len(tokenizer),
-        tokenizer=tokenizer,
-        model=model,
-        trainer_class=SFTTrainer,
-        trainer_kwargs={"peft_config": lora_args.peft_config()},
-        callback_factories=[
-            make_accuracy_callback,
-            lambda trainer: LossAdvantageCallback(trainer, attributes),
-        ],
-        reference=dict(REFERENCE),
-        reference_for=reference_for(metric_names),
-        finalize=lambda trainer: {"samples": accuracy["callback"].samples, **(extra_results or {})},
-    )
 
 
 class WandbConfigCallback(TrainerCallback):

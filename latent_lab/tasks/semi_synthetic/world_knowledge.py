@@ -20,58 +20,23 @@ import dataclasses
 import json
 import logging
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from latent_lab.errors import UserError
 from latent_lab.tasks.semi_synthetic import facts
-from latent_lab.tasks.semi_synthetic.schema import unknown_type_error
 from latent_lab.training.generation_accuracy import GenerationSet
+
+if TYPE_CHECKING:
+    from latent_lab.tasks.semi_synthetic.arguments import WorldKnowledgeArguments
 
 logger = logging.getLogger(__name__)
 STAGE_DIR = "world_knowledge"
 STAGE_FILE = "stage.json"
 RECALL_METRIC = "acc_world_knowledge"
 DEMO_STREAM = 7_919  # a separate random stream from the seed, apart from the pairing's
-
-
-@dataclass
-class WorldKnowledgeArguments:
-    world_knowledge: bool = field(
-        default=False,
-        metadata={
-            "help": "first train a small model from scratch on the e2 facts (model_* fields)"
-        },
-    )
-    world_knowledge_types: list[str] | None = field(
-        default=None, metadata={"help": "e2 types whose facts are taught (default: [type])"}
-    )
-    world_knowledge_epochs: float = field(default=60.0, metadata={"help": "epochs of the stage"})
-    world_knowledge_learning_rate: float = field(default=1e-3, metadata={"help": "its peak lr"})
-    world_knowledge_batch_size: int = field(default=16, metadata={"help": "its batch per device"})
-    demo_people: int = field(
-        default=100, metadata={"help": "invented people (not in people.json) shown as demos"}
-    )
-    demo_nocot: bool = field(
-        default=True, metadata={"help": "also show the demos' two-hop questions answered at once"}
-    )
-    min_recall: float = field(
-        default=0.9, metadata={"help": "warn when the fact recall ends below this"}
-    )
-
-    def __post_init__(self):
-        for name in self.world_knowledge_types or []:
-            if name not in facts.TYPES:
-                raise unknown_type_error(name)
-        if self.world_knowledge_epochs <= 0 or self.world_knowledge_learning_rate <= 0:
-            raise UserError("world_knowledge_epochs and world_knowledge_learning_rate: must be > 0")
-        if self.world_knowledge_batch_size < 1 or self.demo_people < 0:
-            raise UserError("world_knowledge_batch_size >= 1 and demo_people >= 0 are required")
-
-    def types(self, e2_type: str) -> list[str]:
-        return list(dict.fromkeys([*(self.world_knowledge_types or []), e2_type]))
 
 
 def demo_names(count: int, seed: int) -> list[str]:
@@ -138,9 +103,10 @@ def stage_arguments(args: WorldKnowledgeArguments, training_args, folder: Path):
     )
 
 
-def train_world_knowledge(args, e2_type, pairing_seed, model_args, training_args, batch_size=16):
+def train_world_knowledge(args, e2_type, seed, model_args, training_args, batch_size=16):
     """Train (or, with --resume, reuse) the stage in <output_dir>/world_knowledge; returns its
-    summary: model folder, fact recall, row counts, wall time."""
+    summary: model folder, fact recall, row counts, wall time. `seed`: the pairing seed in
+    effect (it orders the demonstration people and entities)."""
     import transformers
     from trl import SFTTrainer
 
@@ -153,7 +119,6 @@ def train_world_knowledge(args, e2_type, pairing_seed, model_args, training_args
     if training_args.resume and (folder / STAGE_FILE).is_file():
         return json.loads((folder / STAGE_FILE).read_text(encoding="utf-8"))
     start, types = time.time(), args.types(e2_type)
-    seed = facts.type_seed(e2_type) if pairing_seed is None else pairing_seed
     fact_rows = facts.world_knowledge_rows(types)
     demos = demo_rows(e2_type, seed, args.demo_people, args.demo_nocot)
     tokenizer = word_tokenizer(types)
@@ -177,7 +142,7 @@ def train_world_knowledge(args, e2_type, pairing_seed, model_args, training_args
         "model_dir": str(folder),
         "types": types,
         "recall": values[RECALL_METRIC],
-        "num_fact_rows": len(facts),
+        "num_fact_rows": len(fact_rows),
         "num_demo_rows": len(demos),
         "train_loss": train_loss,
         "wall_time_s": round(time.time() - start, 3),
