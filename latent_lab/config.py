@@ -148,8 +148,8 @@ def dataclass_to_flat_dict(*instances) -> dict:
     flat: dict = {}
     for instance in instances:
         for field in dataclasses.fields(instance):
-            if _is_secret(field.name):
-                continue  # never record tokens (hub_token, ...)
+            if _is_secret(field.name) or not field.init:
+                continue  # never record tokens (hub_token, ...) nor fields nobody sets
             value = getattr(instance, field.name)
             if isinstance(value, Path):
                 value = str(value)
