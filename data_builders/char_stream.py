@@ -1,4 +1,5 @@
-"""Character streams as a `datasets` builder: config -> latent_lab.tasks.char_stream -> rows.
+"""Character streams as a `datasets` builder: config (latent_lab.tasks.char_stream.config) ->
+stream (latent_lab.tasks.char_stream.streams) -> rows (docs/spec/char_streams.md).
 
     CharStreamBuilder(config_name="insert_spaces", num_chars=5000).download_and_prepare()
 
@@ -9,19 +10,17 @@ are nanoGPT's stoi ids and those of latent_lab.tasks.char_stream.tokenizer).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import datasets
 
-from latent_lab.errors import UserError
+from latent_lab.tasks.char_stream.config import CharStreamDataConfig
 from latent_lab.tasks.char_stream.streams import (
-    check_separator,
     generate_lines,
     make_stream,
     split_line,
     split_train_validation,
-    stream_kind,
     stream_source_fingerprint,
 )
 
@@ -48,50 +47,14 @@ FEATURES = datasets.Features(
 )
 
 
-def _is_int(value) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
 @dataclass
-class CharStreamConfig(datasets.BuilderConfig):
-    """stream: a built-in name, `package.module:function`, or a YAML template path;
-    separator: None for the stream's own; num_chars: total characters of all lines."""
-
-    stream: str = "insert_spaces"
-    stream_options: dict = field(default_factory=dict)
-    separator: str | None = None
-    num_chars: int = 1_200_000
-    train_fraction: float = 0.9
-    seed: int = 0
+class CharStreamConfig(datasets.BuilderConfig, CharStreamDataConfig):
+    """A named builder config holding the char-stream data fields
+    (latent_lab/tasks/char_stream/config.py)."""
 
     def __post_init__(self):
-        super().__post_init__()
+        datasets.BuilderConfig.__post_init__(self)
         self.validate()
-
-    def validate(self) -> None:
-        """Checks without I/O; user streams (module, template) are opened when generating."""
-        if self.stream_options is None:  # an empty `stream_options:` in YAML
-            self.stream_options = {}
-        if not isinstance(self.stream_options, dict):
-            raise UserError(
-                f"stream_options: expected a mapping such as {{min_len: 1, max_len: 5}}, "
-                f"got {self.stream_options!r}"
-            )
-        if self.separator is not None:
-            check_separator(self.separator)
-        if isinstance(self.num_chars, float) and self.num_chars.is_integer():
-            self.num_chars = int(self.num_chars)  # YAML reads 1.2e+6 as a float
-        if not _is_int(self.num_chars) or self.num_chars < 1:
-            raise UserError(f"num_chars: expected a positive integer, got {self.num_chars!r}")
-        fraction = self.train_fraction
-        if isinstance(fraction, bool) or not isinstance(fraction, (int, float)):
-            raise UserError(f"train_fraction: expected a number in (0, 1), got {fraction!r}")
-        if not 0 < fraction < 1:
-            raise UserError(f"train_fraction: must be strictly between 0 and 1, got {fraction}")
-        if not _is_int(self.seed) or self.seed < 0:
-            raise UserError(f"seed: expected a non-negative integer, got {self.seed!r}")
-        if stream_kind(self.stream) == "builtin":  # cheap and pure: check options now
-            make_stream(self.stream, self.stream_options, self.separator)
 
     def create_config_id(self, config_kwargs: dict, custom_features=None) -> str:
         # The cache is keyed by config: add the user stream's source so an edit rebuilds.
@@ -133,7 +96,7 @@ class CharStreamBuilder(datasets.GeneratorBasedBuilder):
         config = self.config
         config.validate()  # datasets sets overrides with setattr, skipping __post_init__
         stream = make_stream(config.stream, config.stream_options, config.separator)
-        lines = generate_lines(stream, config.num_chars, config.seed)
+        lines = generate_lines(stream, config.num_chars, config.data_seed)
         vocabulary = sorted(set("".join(lines)))
         stoi = {character: index for index, character in enumerate(vocabulary)}
         train, validation = split_train_validation(lines, config.train_fraction)

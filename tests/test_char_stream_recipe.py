@@ -1,6 +1,9 @@
 """The char-stream recipe end to end: a tiny training, results.json, report, sampling, resume."""
 
 import json
+import os
+import re
+import sys
 from pathlib import Path
 
 import pytest
@@ -113,13 +116,98 @@ def _train_losses(run_dir):
     return {h["step"]: h["loss"] for h in history if "loss" in h}
 
 
-def test_unknown_stream_is_exit_2_and_writes_nothing(tmp_path):
-    out = tmp_path / "never"
-    argv = [*TINY, "--stream", "no_such_stream", "--output_dir", str(out)]
-    proc = run_recipe_process("char_stream", argv, cwd=tmp_path)
+USER_STREAMS = """
+def mirror(rng):
+    word = "".join("ab"[i] for i in rng.integers(2, size=3))
+    return word + "=" + word[::-1]
+
+def broken(rng):
+    return 1 / 0
+"""
+
+
+@pytest.fixture
+def user_streams(tmp_path, monkeypatch):
+    """mystreams.py in tmp_path, importable by a recipe process (PYTHONPATH) and this one."""
+    (tmp_path / "mystreams.py").write_text(USER_STREAMS)
+    paths = [str(tmp_path), *filter(None, [os.environ.get("PYTHONPATH")])]
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(paths))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "mystreams", raising=False)
+    return tmp_path
+
+
+def test_function_stream_with_a_separator_end_to_end(user_streams):
+    """Issue 10: a `module:function` stream needs `separator`, which the recipe now has."""
+    out = user_streams / "out"
+    argv = [*TINY, "--stream", "mystreams:mirror", "--separator", "=", "--output_dir", str(out)]
+    results = run_recipe(argv)
+    assert results["config"]["stream"] == "mystreams:mirror"
+    assert results["config"]["separator"] == "="
+    assert results["reference"] == {"best_answer_accuracy": 1.0}
+    assert all(len(sample.split("=")[0]) == 3 for sample in results["samples"])
+
+
+@pytest.mark.parametrize(
+    ("stream", "message"),
+    [
+        ("no_such_stream", "stream: unknown stream 'no_such_stream'"),
+        # a missing module is named, not taken for a missing separator (issue 10)
+        ("no_such_module_xyz:lines", "stream: cannot import 'no_such_module_xyz' (no module"),
+        ("mystreams:broken", "stream: mystreams:broken raised ZeroDivisionError: division by "
+         "zero (mystreams.py:7); fix the function"),
+    ],
+)  # fmt: skip
+def test_stream_mistakes_are_exit_2_one_line_and_write_nothing(user_streams, stream, message):
+    out = user_streams / "never"
+    argv = [*TINY, "--stream", stream, "--output_dir", str(out)]
+    if stream.endswith("broken"):
+        argv += ["--separator", "="]
+    proc = run_recipe_process("char_stream", argv, cwd=user_streams)
     assert proc.returncode == 2
-    assert len(proc.stderr.strip().splitlines()) == 1 and "stream" in proc.stderr
+    assert proc.stderr.count("\n") == 1 and message in proc.stderr
+    assert "separator" not in proc.stderr and "Traceback" not in proc.stderr
     assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--max_steps", "-1"], "max_steps: char streams train for a number of steps"),
+        (["--block_size", "64"], "max_position_embeddings: 32 < block_size 64"),
+        (["--eval_num_windows", "0"], "eval_num_windows: must be >= 1"),
+        (["--data_seed", "-1"], "data_seed: expected an integer >= 0"),
+        (["--stream_options", "{max_len: 0}"], "stream_options: max_len must be >= 1"),
+    ],
+)
+def test_arguments_are_checked_before_any_data_or_folder(tmp_path, monkeypatch, extra, message):
+    from latent_lab.errors import UserError
+
+    monkeypatch.setenv("LATENT_LAB_DATA_CACHE", str(tmp_path / "cache"))
+    out = tmp_path / "never"
+    with pytest.raises(UserError, match=re.escape(message)):
+        run_recipe([*TINY, *extra, "--output_dir", str(out)])
+    assert not out.exists()
+    assert not list(tmp_path.rglob("*.arrow"))  # no data (making a builder leaves a lock file)
+
+
+@pytest.mark.parametrize(
+    ("stream", "message"),
+    [
+        ("no_such_module_xyz:lines", "stream: cannot import 'no_such_module_xyz'"),
+        ("missing_stream.yaml", "missing_stream.yaml"),
+    ],
+)
+def test_check_arguments_opens_user_streams_before_any_data(tmp_path, stream, message):
+    """A user stream's module is imported, or its template read, by check_arguments itself."""
+    from latent_lab.errors import UserError
+    from latent_lab.tasks.char_stream.run import check_arguments
+    from recipes.char_stream import make_parser
+
+    argv = [*TINY, "--stream", str(tmp_path / stream) if stream.endswith(".yaml") else stream]
+    data_args, model_args, training_args, _ = make_parser().parse([*argv, "--separator", "="])
+    with pytest.raises(UserError, match=re.escape(message)):
+        check_arguments(data_args, model_args, training_args)
 
 
 def test_two_process_torchrun_on_cpu(tmp_path):

@@ -1,9 +1,9 @@
-"""Character streams: built-in, template and function streams, the builder, the character
-tokenizer, the nanoGPT export and the dataset card."""
+"""Character streams: built-in streams, the builder and its fields, the character tokenizer,
+reading a split's columns, the nanoGPT export and the dataset card (user streams:
+test_char_stream_user_streams.py)."""
 
 import pickle
 import shlex
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -14,12 +14,13 @@ from data_builders.char_stream import CharStreamBuilder, CharStreamConfig
 from latent_lab.config import parse_override
 from latent_lab.errors import UserError
 from latent_lab.hub.dataset_card import dataset_card
-from latent_lab.tasks.builders import build_dataset, make_builder
+from latent_lab.tasks.builders import build_dataset
 from latent_lab.tasks.char_stream.nanogpt_export import export_nanogpt
 from latent_lab.tasks.char_stream.streams import generate_lines, make_stream, split_train_validation
 from latent_lab.tasks.char_stream.tokenizer import (
     char_tokenizer,
     encode_checked,
+    split_text,
     tokenizer_from_dataset,
 )
 
@@ -28,26 +29,6 @@ SPANISH += " dieciseis diecisiete dieciocho diecinueve veinte"
 ENGLISH = "one two three four five six seven eight nine ten eleven twelve thirteen fourteen"
 ENGLISH += " fifteen sixteen seventeen eighteen nineteen twenty"
 EXPECTED_TRANSLATION = dict(zip(SPANISH.split(), ENGLISH.split(), strict=True))
-
-TEMPLATE = """\
-template: "{w}: {w|spaced} {n|add:3} {c|upper} {w|reverse|len}{{}}"
-separator: ": "
-fields:
-  w: {word: {alphabet: xyz, min_len: 2, max_len: 4}}
-  n: {range: [10, 20]}
-  c: {choices: [red, green]}
-"""
-USER_MODULE = """
-def mirror(rng, length=3):
-    word = "".join("pqr"[i] for i in rng.integers(3, size=length))
-    return word + "= " + word[::-1]
-
-def no_separator(rng):
-    return "pq qp"
-
-def two_lines(rng):
-    return "p= p\\nq= q"
-"""
 
 
 def build(tmp_path, config_name="insert_spaces", **fields):
@@ -64,14 +45,6 @@ def lines_of(name, num_chars=3000, seed=0, **options):
 @pytest.fixture(scope="module")
 def insert_spaces_data(tmp_path_factory):
     return build(tmp_path_factory.mktemp("insert_spaces"), num_chars=3000)
-
-
-@pytest.fixture
-def user_module(tmp_path, monkeypatch):
-    (tmp_path / "latent_lab_user_streams.py").write_text(USER_MODULE)
-    monkeypatch.syspath_prepend(str(tmp_path))
-    monkeypatch.delitem(sys.modules, "latent_lab_user_streams", raising=False)
-    return "latent_lab_user_streams"
 
 
 @pytest.mark.parametrize("config", CharStreamBuilder.BUILDER_CONFIGS, ids=lambda c: c.name)
@@ -136,96 +109,12 @@ def test_bad_builtin_options_are_user_errors(name, options):
         make_stream(name, options)
 
 
-def test_template_stream_answers_are_functions_of_prompts(tmp_path):
-    path = tmp_path / "stream.yaml"
-    path.write_text(TEMPLATE)
-    stream, lines = lines_of(str(path))
-    assert stream.separator == ": "
-    colours = set()
-    for line in lines:
-        word, answer = line.split(": ", 1)
-        spaced_word, number, colour, length = answer.rsplit(" ", 3)
-        assert 2 <= len(word) <= 4 and set(word) <= set("xyz")
-        assert spaced_word == " ".join(word) and 13 <= int(number) < 23
-        assert length == f"{len(word)}{{}}"
-        colours.add(colour)
-    assert colours == {"RED", "GREEN"}
-
-
-@pytest.mark.parametrize(
-    ("change", "message"),
-    [
-        (("{c|upper}", "{c|shout}"), "unknown filter 'shout'"),
-        (("{c|upper}", "{colour}"), "colour} is not a field"),
-        (("{c|upper}", "{c|add:1}"), "add:K needs a number"),
-        (("{c|upper}", "{c"), "unbalanced"),
-        (("{c|upper}", "c"), "field 'c' is not used"),
-        (('separator: ": "', "seperator: x"), "unknown key 'seperator'"),
-        (("[10, 20]", "[20, 10]"), "range is \\[low, high\\]"),
-        (("word:", "letters:"), "expected one of word, range, choices"),
-    ],
-)
-def test_template_mistakes_are_user_errors(tmp_path, change, message):
-    path = tmp_path / "stream.yaml"
-    path.write_text(TEMPLATE.replace(*change))
-    with pytest.raises(UserError, match=message):
-        make_stream(str(path))
-
-
-def test_template_stream_through_builder_rebuilds_after_an_edit(tmp_path):
-    path = tmp_path / "stream.yaml"
-    path.write_text(TEMPLATE)
-    first = build(tmp_path / "cache", stream=str(path), num_chars=500)
-    assert first["train"][0]["prompt"].endswith(": ")
-    path.write_text(TEMPLATE.replace("alphabet: xyz", "alphabet: uv"))
-    second = build(tmp_path / "cache", stream=str(path), num_chars=500)
-    assert set(second["train"][0]["prompt"][:-2]) <= set("uv")
-
-
-def test_function_stream(user_module, tmp_path):
-    stream = make_stream(f"{user_module}:mirror", {"length": 4}, separator="= ")
-    for line in generate_lines(stream, 500, seed=1):
-        word, answer = line[:-1].split("= ")
-        assert len(word) == 4 and answer == word[::-1]
-    dataset = build(tmp_path, stream=f"{user_module}:mirror", separator="= ", num_chars=300)
-    assert all(row["answer"] == row["prompt"][-3::-1] for row in dataset["train"])
-
-
-@pytest.mark.parametrize(
-    ("function", "options", "separator", "message"),
-    [
-        ("mirror", {}, None, "^separator: .*set `separator`"),
-        ("mirror", {"size": 2}, "= ", "^stream_options: got size; this stream accepts length"),
-        ("no_separator", {}, "= ", "lacks the separator"),
-        ("two_lines", {}, "= ", "must be one line"),
-        ("missing", {}, "= ", "has no function 'missing'"),
-    ],
-)
-def test_function_stream_mistakes(user_module, function, options, separator, message):
-    with pytest.raises(UserError, match=message):
-        stream = make_stream(f"{user_module}:{function}", options, separator)
-        generate_lines(stream, 100, seed=0)
-
-
-def test_unknown_stream_is_a_user_error_listing_the_forms(tmp_path):
-    with pytest.raises(UserError) as caught:
-        make_stream("count_by_threes")
-    message = str(caught.value)
-    assert message.startswith("stream: ") and "\n" not in message
-    for expected in ("count_by_twos", "translate", "insert_spaces", "module:function", ".yaml"):
-        assert expected in message
-    with pytest.raises(UserError, match="^stream: unknown stream"):
-        make_builder("char_stream", "insert_spaces", cache_dir=str(tmp_path), stream="nope")
-    with pytest.raises(UserError, match="^stream: cannot import 'no_such_module_xyz'"):
-        make_stream("no_such_module_xyz:lines", separator=" ")
-
-
 @pytest.mark.parametrize(
     ("field", "value"),
     [
         ("num_chars", 0),
         ("train_fraction", 1.0),
-        ("seed", -1),
+        ("data_seed", -1),
         ("separator", "a\nb"),
         ("stream_options", ["min_len", 2]),
     ],
@@ -236,9 +125,9 @@ def test_bad_builder_fields_name_the_field(field, value):
 
 
 def test_same_seed_same_bytes_other_seed_other_data(tmp_path):
-    first = build(tmp_path / "a", num_chars=1500, seed=7)
-    again = build(tmp_path / "b", num_chars=1500, seed=7)
-    other = build(tmp_path / "c", num_chars=1500, seed=8)
+    first = build(tmp_path / "a", num_chars=1500, data_seed=7)
+    again = build(tmp_path / "b", num_chars=1500, data_seed=7)
+    other = build(tmp_path / "c", num_chars=1500, data_seed=8)
     for split in first:
         assert first[split]["text"] == again[split]["text"]
         files = [Path(d[split].cache_files[0]["filename"]).read_bytes() for d in (first, again)]
@@ -254,7 +143,7 @@ def test_split_by_lines_with_the_configured_fraction(tmp_path, fraction):
     lines = generate_lines(make_stream("count_by_twos"), 2000, seed=3)
     train, validation = split_train_validation(lines, fraction)
     assert train + validation == lines and len(train) == int(len(lines) * fraction)
-    dataset = build(tmp_path, "count_by_twos", num_chars=2000, seed=3, train_fraction=fraction)
+    dataset = build(tmp_path, "count_by_twos", num_chars=2000, data_seed=3, train_fraction=fraction)
     assert dataset["train"]["text"] == train and dataset["validation"]["text"] == validation
 
 
@@ -321,7 +210,7 @@ def test_nanogpt_export_decodes_to_the_text_and_matches_prepare_py(insert_spaces
 
 def test_dataset_card(insert_spaces_data):
     fields = {"stream": "insert_spaces", "stream_options": {"max_len": 3}, "separator": None}
-    fields |= {"num_chars": 3000, "seed": 0}
+    fields |= {"num_chars": 3000, "data_seed": 0}
     card = dataset_card("char_stream", "insert_spaces", fields, insert_spaces_data, "Spaces.")
     header = yaml.safe_load(card.split("---\n")[1])
     assert header["license"] == "mit" and "char_stream" in header["tags"]
@@ -336,3 +225,17 @@ def test_dataset_card(insert_spaces_data):
     overrides = dict(parse_override(item) for item in words[6::2])
     assert overrides == {k: v for k, v in fields.items() if v is not None}
     assert "latent_lab.build_dataset('char_stream', 'insert_spaces', stream=" in card
+
+
+@pytest.mark.parametrize("view", ["whole", "select", "shuffle"])
+def test_flat_tokens_and_text_read_the_rows_a_view_shows(insert_spaces_data, view):
+    from latent_lab.tasks.char_stream.windows import flat_tokens
+
+    split = insert_spaces_data["train"]
+    if view == "select":
+        split = split.select([5, 2, 9])
+    elif view == "shuffle":
+        split = split.shuffle(seed=0)
+    rows = [split[i] for i in range(len(split))]
+    assert flat_tokens(split).tolist() == [i for row in rows for i in row["input_ids"]]
+    assert split_text(split) == "".join(row["text"] for row in rows)

@@ -1,7 +1,7 @@
 """The generation-accuracy callback on a scripted toy model: substring match, left padding,
 one log per evaluation step, shards that add up to the one-process counts, counts summed across
 two ranks (a fake accelerator whose reduce exchanges tensors between two threads); the prompt
-check; the char-stream answer accuracy's exact match."""
+check. Line sets (the char-stream answer accuracy): tests/test_char_stream_answers.py."""
 
 import copy
 import threading
@@ -11,8 +11,7 @@ import pytest
 import torch
 
 from latent_lab.errors import UserError
-from latent_lab.generation import check_prompt, cut_at_stop, generate_continuations
-from latent_lab.tasks.char_stream.answer_accuracy import AnswerAccuracyCallback, answer_accuracy
+from latent_lab.generation import check_prompt, cut_at_stop
 from latent_lab.tasks.char_stream.tokenizer import char_tokenizer
 from latent_lab.tasks.semi_synthetic import facts
 from latent_lab.tasks.semi_synthetic.word_tokenizer import word_tokenizer
@@ -54,10 +53,12 @@ class ScriptedModel(torch.nn.Module):
         self.replies = replies
         self.generation_config = SimpleNamespace(eos_token_id=tokenizer.eos_token_id)
         self.batches: list[int] = []
+        self.masks: list[list[list[int]]] = []
 
     def generate(self, input_ids, attention_mask, max_new_tokens, pad_token_id, **kwargs):
         assert kwargs["do_sample"] is False
         self.batches.append(len(input_ids))
+        self.masks.append(attention_mask.tolist())
         new_rows = []
         for ids, mask in zip(input_ids.tolist(), attention_mask.tolist(), strict=True):
             start = mask.index(1)
@@ -68,13 +69,6 @@ class ScriptedModel(torch.nn.Module):
         width = max(len(row) for row in new_rows)
         padded = [row + [pad_token_id] * (width - len(row)) for row in new_rows]
         return torch.cat([input_ids, torch.tensor(padded)], dim=1)
-
-
-class ScriptedLineModel(ScriptedModel):
-    """ScriptedModel with the config a causal LM carries (no context window, so
-    generate_continuations calls generate with the newline as eos)."""
-
-    config = SimpleNamespace(model_type="scripted")
 
 
 def rows_and_replies(tokenizer, count=7):
@@ -261,68 +255,6 @@ def test_generation_accuracies_sum_counts_over_two_ranks(tokenizer):
     assert values_0 == values_1 == {"acc_a": 5 / 7, "acc_b": 3 / 4}
     for name, count in (("acc_a", 7), ("acc_b", 4)):
         assert sorted(rows_0[name] + rows_1[name]) == list(range(count))  # each row once
-
-
-def test_answer_accuracy_callback_sums_counts_over_two_ranks(tokenizer):
-    """7 prompts, 4 answered right, split 4 / 3 between the ranks (prompts[rank::2])."""
-    answers = ["12", "34", "56", "78", "90", "21", "43"]
-    prompts = [f"{index}=" for index in range(7)]
-    right = [True, False, True, True, False, False, True]
-    replies = {
-        f"\n{p}": a if ok else "00" for p, a, ok in zip(prompts, answers, right, strict=True)
-    }
-
-    def work(rank, accelerator):
-        own_tokenizer = copy.deepcopy(tokenizer)
-        model = ScriptedLineModel(own_tokenizer, replies)
-        logged = []
-        trainer = SimpleNamespace(accelerator=accelerator, model=model, log=logged.append)
-        callback = AnswerAccuracyCallback(trainer, own_tokenizer, prompts, answers)
-        metrics = {}
-        state = SimpleNamespace(global_step=2)
-        callback.on_evaluate(None, state, None, metrics=metrics)
-        return metrics, logged, model.batches
-
-    for rank, (metrics, logged, batches) in enumerate(run_on_two_ranks(work)):
-        assert metrics == {"answer_accuracy": 4 / 7} and logged == [metrics]
-        assert batches == [[4], [3]][rank]  # its own share, in one call (one prompt length)
-
-
-# ------------------------------------------------------- char-stream answer exact match
-
-
-EXACT_CASES = [  # (prompt, answer, the model's text before its newline, exact match?)
-    ("a=", "12", "12", True),
-    ("bb=", "34", "345", False),  # longer: a prefix match, or a 2-token budget, passes it
-    ("dddd=", "56", "5", False),  # shorter: a prefix of the answer
-    ("c=", "78", " 78", False),  # spaces are data in these streams: no stripping
-    ("e=", "ab", "AB", False),  # case counts
-    ("fff=", "90", "90", True),
-    ("g=", "xy", "xyxyxy", False),  # no newline within the budget
-]  # fmt: skip
-
-
-@pytest.mark.parametrize("case", EXACT_CASES, ids=lambda case: repr(case[2]))
-def test_answer_accuracy_is_an_exact_match_of_the_line(tokenizer, case):
-    prompt, answer, reply, expected = case
-    model = ScriptedLineModel(tokenizer, {f"\n{prompt}": reply})
-    assert answer_accuracy(model, tokenizer, [prompt], [answer]) == (int(expected), 1)
-
-
-def test_answer_accuracy_keeps_answers_with_their_prompts(tokenizer):
-    """Prompts of mixed lengths are generated in length groups; each continuation must come
-    back to its own prompt. The budget is the longest answer + 1 = 3 tokens: "345" stays whole,
-    "xyxyxy" is cut to "xyx"."""
-    prompts, answers, replies, expected = zip(*EXACT_CASES, strict=True)
-    scripted = {f"\n{p}": r for p, r in zip(prompts, replies, strict=True)}
-    model = ScriptedLineModel(tokenizer, scripted)
-    continuations = generate_continuations(
-        model, tokenizer, [f"\n{p}" for p in prompts], max_new_tokens=3, stop="\n"
-    )
-    assert continuations == ["12", "345", "5", " 78", "AB", "90", "xyx"]
-    model.batches.clear()
-    assert answer_accuracy(model, tokenizer, list(prompts), list(answers)) == (sum(expected), 7)
-    assert sorted(model.batches) == [1, 1, 1, 4]  # prompt lengths 3 (four prompts), 4, 5, 6
 
 
 def test_cut_at_stop():

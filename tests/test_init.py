@@ -43,7 +43,7 @@ def test_readme_names_the_experiment_and_the_exact_commands(tmp_path):
     readme = (create_experiment("char_stream", "insert-spaces", tmp_path) / "README.md").read_text()
     assert readme.startswith("# insert-spaces\n")
     for command in (
-        "latent-lab build char_stream --set stream=config/stream.yaml --set seed=1337 "
+        "latent-lab build char_stream --set stream=config/stream.yaml --set data_seed=1337 "
         "--output-dir data/basic",
         "python recipes/char_stream.py --config config/basic.yaml --output_dir out/basic",
         "python recipes/char_stream.py --config config/debug.yaml --output_dir out/debug",
@@ -60,7 +60,7 @@ def test_configs_mirror_the_course_basic_py(tmp_path):
     assert basic == {
         "stream": "config/stream.yaml",
         "num_chars": 1_200_000,
-        "stream_seed": 1337,
+        "data_seed": 1337,
         "block_size": 64,
         "model_type": "gpt2",
         "num_hidden_layers": 4,
@@ -165,3 +165,31 @@ def test_config_keys_are_fields_of_the_char_stream_recipe(tmp_path):
     for name in ("basic.yaml", "debug.yaml"):
         keys = set(yaml.safe_load((folder / "config" / name).read_text()))
         assert keys - known == set(), name
+
+
+def test_init_reads_the_scaffold_from_the_task_registry(tmp_path, monkeypatch, capsys):
+    """init names no task: any registered task with a scaffold gets `latent-lab init`."""
+    import sys
+    import types
+
+    from latent_lab.tasks import registry
+
+    def write_scaffold(name, target):
+        (target / "notes.md").write_text(f"# {name}\n")
+
+    module = types.ModuleType("toy_scaffold")
+    module.write_scaffold = write_scaffold
+    monkeypatch.setitem(sys.modules, "toy_scaffold", module)
+    toy = registry.Task(
+        name="toy", question="?", builder="toy:Builder", config_names=("a",), field_names=(),
+        arguments="toy:Arguments", metrics="toy:metrics", references=(),
+        scaffold="toy_scaffold:write_scaffold",
+    )  # fmt: skip
+    tasks = {**registry.all_tasks(), "toy": toy}
+    monkeypatch.setattr(registry, "all_tasks", lambda: tasks)
+    assert run_cli(monkeypatch, ["init", "toy", "exp", "--dir", str(tmp_path)]) == 0
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert summary["files"] == [str(tmp_path / "exp" / "notes.md")]
+    assert (tmp_path / "exp" / "notes.md").read_text() == "# exp\n"
+    with pytest.raises(UserError, match="supported: char_stream, toy$"):
+        create_experiment("gssm", "exp", tmp_path)

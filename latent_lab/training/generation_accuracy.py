@@ -1,9 +1,12 @@
-"""Generation accuracy of chat questions: greedy answers, case-insensitive substring match.
+"""Generation accuracy, the one exact-match callback of every task: greedy answers to held-out
+prompts, scored as chat questions (case-insensitive substring of the reply) or as plain-text
+lines (the generated line must equal the answer exactly; char streams).
 
 Every process scores whole batches of a fixed batching (rows ordered by prompt length, cut
 into batches of `batch_size`, batch i going to process i mod world), so each batch is padded
 and computed exactly as on one process: the same checkpoint gives the same accuracies on any
-number of processes. Counts are summed across processes in one reduce; the callback logs them
+number of processes, and every process makes the same number of generate calls (sharded FSDP
+models need that). Counts are summed across processes in one reduce; the callback logs them
 once per evaluation step through the trainer (the main process reaches W&B) and, when W&B is
 active, the main process's samples as a W&B table.
 """
@@ -11,26 +14,46 @@ active, the main process's samples as a W&B table.
 from __future__ import annotations
 
 import contextlib
+import itertools
 from dataclasses import dataclass
 
 import torch
 from transformers import TrainerCallback
 
 SAMPLE_COLUMNS = ("step", "metric", "question", "answer", "generated", "correct")
+MATCH_MODES = ("substring", "line")
+END_OF_LINE = "\n"
 
 
 @dataclass
 class GenerationSet:
-    """Questions scored under one metric name: chat prompts (messages without the answer)."""
+    """Questions scored under one metric name, in one of two modes:
+
+    match="substring" (chat questions): prompts are messages without the answer, given through
+    the chat template with the generation prompt; a hit is the answer anywhere in the reply,
+    case-insensitive.
+    match="line" (text lines, e.g. a char stream's "\\n" + prompt): prompts are plain text, given
+    without a template; the reply is cut at the first newline and must equal the answer exactly
+    (case, spaces and length count). Each batch holds prompts of one length, so nothing is
+    padded: recurrent models cannot skip a pad token.
+    """
 
     name: str
-    prompts: list[list[dict]]
+    prompts: list
     answers: list[str]
     max_new_tokens: int = 50
+    match: str = "substring"
+
+    def __post_init__(self):
+        if self.match not in MATCH_MODES:
+            raise ValueError(f"match: expected one of {MATCH_MODES}, got {self.match!r}")
 
 
-def answer_matches(answer: str, generated: str) -> bool:
-    """Case-insensitive substring match of the answer in the generated text."""
+def answer_matches(answer: str, generated: str, match: str = "substring") -> bool:
+    """substring: the answer anywhere in the generated text, case-insensitive; line: the
+    generated line (already cut at its newline) is exactly the answer."""
+    if match == "line":
+        return generated == answer
     return answer.casefold() in generated.casefold()
 
 
@@ -40,10 +63,14 @@ def prompt_ids(tokenizer, messages: list[dict]) -> list[int]:
     return tokenizer(text, add_special_tokens=False)["input_ids"]
 
 
-def fixed_batches(lengths: list[int], batch_size: int) -> list[list[int]]:
-    """Row indices ordered by (length, index) and cut into batches: independent of processes."""
+def fixed_batches(lengths: list[int], batch_size: int, same_length=False) -> list[list[int]]:
+    """Row indices ordered by (length, index) and cut into batches: independent of processes.
+    same_length: each length's rows are cut on their own, so no batch mixes lengths."""
     order = sorted(range(len(lengths)), key=lambda i: (lengths[i], i))
-    return [order[start : start + batch_size] for start in range(0, len(order), batch_size)]
+    groups = [list(g) for _, g in itertools.groupby(order, lengths.__getitem__)]
+    if not same_length:
+        groups = [order]
+    return [g[start : start + batch_size] for g in groups for start in range(0, len(g), batch_size)]
 
 
 def stop_token_ids(model, tokenizer) -> list[int]:
@@ -73,26 +100,50 @@ def generate_batch(model, tokenizer, batch: list[list[int]], max_new_tokens: int
     return tokenizer.batch_decode(output[:, width:], skip_special_tokens=True)
 
 
+def generate_line_batch(model, tokenizer, texts: list[str], max_new_tokens: int) -> list[str]:
+    """Greedy continuations of plain-text prompts of one length, each cut at its first newline
+    (one generate call; a transformer's window is cropped nanoGPT-style when too short)."""
+    from latent_lab.generation import generate_continuations
+
+    return generate_continuations(
+        model, tokenizer, texts, max_new_tokens=max_new_tokens, stop=END_OF_LINE,
+        batch_size=len(texts),
+    )  # fmt: skip
+
+
+def _question(prompt) -> str:
+    """What a sample shows of a prompt: a chat's last message, a line without its newline."""
+    return prompt.lstrip(END_OF_LINE) if isinstance(prompt, str) else prompt[-1]["content"]
+
+
 def score_shard(model, tokenizer, generation_set, rank, world, batch_size):
     """(correct, total, samples) over the batches this process owns. With several processes each
     makes the same number of generate calls (a spare one repeats batch 0, unscored), which
     sharded (FSDP) models need."""
-    encoded = [prompt_ids(tokenizer, prompt) for prompt in generation_set.prompts]
-    batches = fixed_batches([len(ids) for ids in encoded], batch_size)
+    lines = generation_set.match == "line"
+    prompts = generation_set.prompts
+    if lines:
+        encoded = [tokenizer(text, add_special_tokens=False)["input_ids"] for text in prompts]
+    else:
+        encoded = [prompt_ids(tokenizer, prompt) for prompt in prompts]
+    batches = fixed_batches([len(ids) for ids in encoded], batch_size, same_length=lines)
     calls = -(-len(batches) // world) if world > 1 else len(batches)
     correct, total, samples = 0, 0, []
     for call in range(calls):
         index = rank + call * world
         batch = batches[index] if index < len(batches) else batches[0]
-        prompts = [encoded[i] for i in batch]
-        texts = generate_batch(model, tokenizer, prompts, generation_set.max_new_tokens)
+        budget = generation_set.max_new_tokens
+        if lines:
+            texts = generate_line_batch(model, tokenizer, [prompts[i] for i in batch], budget)
+        else:
+            texts = generate_batch(model, tokenizer, [encoded[i] for i in batch], budget)
         if index >= len(batches):
             continue
         for row, text in zip(batch, texts, strict=True):
             answer = generation_set.answers[row]
-            hit = answer_matches(answer, text)
+            hit = answer_matches(answer, text, generation_set.match)
             correct, total = correct + hit, total + 1
-            samples.append((row, generation_set.prompts[row][-1]["content"], answer, text, hit))
+            samples.append((row, _question(prompts[row]), answer, text, hit))
     return correct, total, sorted(samples)
 
 

@@ -2,14 +2,14 @@
 
 A line is `prompt + answer + "\\n"` and the prompt ends with the stream's separator, so a model
 given `"\\n" + prompt` should produce `answer + "\\n"`, and answers can be scored exactly.
-Streams are built-ins (below), a `package.module:function` reference, or a YAML template
-(latent_lab.tasks.char_stream.templates). Pure numpy/stdlib: no Hugging Face imports.
+Streams are built-ins (below), a `package.module:function` reference (function_streams.py), or
+a YAML template (templates.py). Pure numpy/stdlib: no Hugging Face imports.
+What a stream must produce: docs/spec/char_streams.md.
 """
 
 from __future__ import annotations
 
 import hashlib
-import importlib
 import importlib.util
 import inspect
 import re
@@ -146,7 +146,7 @@ def check_separator(separator) -> str:
     return separator
 
 
-def _bind_options(function: Callable, options: Mapping, stream: str, skip: int) -> None:
+def bind_options(function: Callable, options: Mapping, stream: str, skip: int) -> None:
     """Fail with the accepted option names rather than a TypeError deep in generation."""
     try:
         signature = inspect.signature(function)
@@ -163,7 +163,7 @@ def _bind_options(function: Callable, options: Mapping, stream: str, skip: int) 
 
 def _builtin_stream(name: str, options: Mapping, separator: str | None) -> Stream:
     factory, default_separator = BUILTIN_STREAMS[name]
-    _bind_options(factory, options, name, skip=0)
+    bind_options(factory, options, name, skip=0)
     pairs = factory(**options)
     separator = default_separator if separator is None else separator
 
@@ -182,33 +182,6 @@ def _builtin_stream(name: str, options: Mapping, separator: str | None) -> Strea
     return Stream(name, separator, make_lines, chunk_lines=CHUNK_LINES)
 
 
-def _function_stream(reference: str, options: Mapping, separator: str | None) -> Stream:
-    if separator is None:
-        raise UserError(
-            f"separator: stream {reference!r} is a function; set `separator` to the "
-            "text that ends each prompt (e.g. ': ')"
-        )
-    module_name, function_name = reference.split(":")
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as error:
-        raise UserError(
-            f"stream: cannot import {module_name!r} ({error}); put its folder on "
-            "PYTHONPATH or install it"
-        ) from None
-    function = getattr(module, function_name, None)
-    if not callable(function):
-        raise UserError(
-            f"stream: {module_name!r} has no function {function_name!r}; "
-            "expected fn(rng, **options) -> str"
-        )
-    _bind_options(function, options, reference, skip=1)
-    options = dict(options)
-    return Stream(
-        reference, separator, lambda rng, count: [function(rng, **options) for _ in range(count)]
-    )
-
-
 def make_stream(name: str, options: Mapping | None = None, separator: str | None = None) -> Stream:
     """Resolve a stream: a built-in name, `package.module:function`, or a YAML template path.
     `separator` (None: the stream's own) is the text that ends every prompt."""
@@ -221,7 +194,9 @@ def make_stream(name: str, options: Mapping | None = None, separator: str | None
     if kind == "builtin":
         return _builtin_stream(name, options, separator)
     if kind == "function":
-        return _function_stream(name, options, separator)
+        from latent_lab.tasks.char_stream.function_streams import function_stream
+
+        return function_stream(name, options, separator)
     from latent_lab.tasks.char_stream.templates import template_stream
 
     if options:
