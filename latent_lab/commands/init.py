@@ -1,6 +1,10 @@
 """`latent-lab init TASK NAME`: a new experiment folder from the task's scaffold (the registry's
 `Task.scaffold`, e.g. the course's folder for char_stream). Built in a temporary folder and
-renamed, so a failure leaves nothing behind; never overwrites."""
+renamed, so a failure leaves nothing behind; never overwrites.
+
+`latent-lab init task NAME`: a new task, a small working one to edit, in the repository's layout
+(latent_lab/tasks/NAME/, data_builders/NAME.py, recipes/NAME.py, its quick config and test;
+docs/adding_a_task.md walks through it)."""
 
 from __future__ import annotations
 
@@ -21,10 +25,12 @@ def scaffold_tasks() -> dict:
 def add_parser(subparsers) -> None:
     parser = subparsers.add_parser(
         "init",
-        help="create an experiment folder (README.md, config/, data/, out/)",
-        description="Create the folder NAME for a new experiment on TASK, with templates to edit.",
+        help="a new experiment folder (`init TASK NAME`) or a new task (`init task NAME`)",
+        description="Create the folder NAME for a new experiment on TASK, with templates to "
+        "edit; or, with TASK `task`, scaffold a new task named NAME in this repository.",
     )
-    parser.add_argument("task", metavar="TASK", help=f"one of: {', '.join(scaffold_tasks())}")
+    choices = ", ".join(["task", *scaffold_tasks()])
+    parser.add_argument("task", metavar="TASK", help=f"one of: {choices}")
     parser.add_argument("name", metavar="NAME", help="the experiment's folder name")
     parser.add_argument(
         "--dir", default=".", metavar="PARENT", help="where to create NAME (default: here)"
@@ -33,9 +39,22 @@ def add_parser(subparsers) -> None:
 
 
 def init_command(args) -> dict:
+    if args.task == "task":
+        return create_task(args.name, args.dir)
     folder = create_experiment(args.task, args.name, args.dir)
     files = sorted(str(path) for path in folder.rglob("*") if path.is_file())
     return {"task": args.task, "folder": str(folder), "files": files}
+
+
+def create_task(name: str, root: str | None) -> dict:
+    """Scaffold task `name` into the repository holding recipes/ (or --dir)."""
+    from latent_lab.commands.task_template import write_task
+    from latent_lab.config import recipes_dir
+
+    base = Path(root) if root not in (None, ".") else recipes_dir().parent
+    files = write_task(name, base)
+    return {"task": name, "root": str(base), "files": [str(path) for path in files],
+            "next": f"python recipes/{name}.py --config quick"}  # fmt: skip
 
 
 def create_experiment(task: str, name: str, parent: str | os.PathLike = ".") -> Path:

@@ -211,7 +211,3 @@ def _write_report(output_dir: str) -> None:
 
     write_run_report(output_dir)
 
-
-def run_training(run: TaskRun, model_args, training_args, config_path, *extra_args):
-    """Temporary name for run_task while the recipes move to it (one-package-per-task move)."""
-    return run_task(run, model_args, training_args, config_path, *extra_args)
