@@ -311,7 +311,8 @@ def test_real_char_stream_grid_then_aggregate(tmp_path, capsys):
 SHIPPED_GRIDS = sorted((Path(__file__).resolve().parents[1] / "recipes" / "grids").glob("*/*.yaml"))
 # The seeds' repeated runs: runs per config (5 for FSM priority-1 phases and the insert_spaces
 # learning-rate comparison, 3 elsewhere).
-EXPECTED_TASKS = {"priority1": 7 * 5, "zoo": 11 * 5, "scaling": 4 * 3, "curriculum": 3, "finetune": 2 * 3,
+EXPECTED_TASKS = {"priority1": 7 * 5, "zoo": 11 * 5, "scaling": 4 * 3, "curriculum": 3,
+                  "finetune": 2 * 3,
                   "experiment1_onfly": 2 * 3, "experiment1_finite": 2 * 3,
                   "experiment1_graph_seeds": 2 * 6, "experiment2_onfly": 4 * 3,
                   "experiment2_finite": 4 * 3, "experiment2_graph_seeds": 4 * 6,
