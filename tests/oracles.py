@@ -61,6 +61,21 @@ def gssm_dense_matrices(graph, kernels):
     return np.array(transitions), emission
 
 
+def gssm_dense_predictive(graph, kernels, tokens):
+    """p(x_t = v | x_<t) for every position and value, tokens [N, T] -> [N, T, V]."""
+    tokens = np.atleast_2d(np.asarray(tokens))
+    transitions, emission = gssm_dense_matrices(graph, kernels)
+    out = np.zeros((*tokens.shape, emission.shape[1]))
+    for n, sequence in enumerate(tokens):
+        belief, previous = np.eye(len(emission))[0], 0
+        for t, token in enumerate(sequence):
+            belief = belief @ transitions[previous]
+            out[n, t] = belief @ emission
+            belief = belief * emission[:, token] / out[n, t, token]
+            previous = token
+    return out
+
+
 def gssm_dense_forward(graph, kernels, tokens):
     """(-ln p(x_t | x_<t), argmax of the predictive) per position, tokens of shape [N, T] (or
     [T]), by the forward algorithm with dense matrices from the all-zero initial state."""

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from oracles import gssm_brute_force_nll, gssm_dense_forward
+from oracles import gssm_brute_force_nll, gssm_dense_forward, gssm_dense_predictive
 from scipy import stats
 
 from latent_lab.errors import UserError
@@ -225,6 +225,17 @@ def test_filter_matches_dense_forward_on_seed_graphs(graph_name):
         np.testing.assert_allclose(nll, gssm_dense_forward(graph, model.kernels, row)[0], atol=1e-9)
     assert result.predictions.shape == tokens.shape
     assert 0 <= result.bayes_accuracy(tokens) <= 1 and result.bayes_loss > 0
+
+
+def test_filter_reports_the_predictive_top_probability_and_entropy():
+    graph = tiny("latent_parents")
+    model = GSSM.from_seed(graph, 4)
+    tokens = model.sample(3, 7, rng_key(2, 0))
+    result = bayes_filter(graph, model.kernels, tokens)
+    predictive = gssm_dense_predictive(graph, model.kernels, tokens)
+    np.testing.assert_allclose(result.top_probability, predictive.max(axis=-1), atol=1e-9)
+    entropy = -(predictive * np.log(np.where(predictive > 0, predictive, 1))).sum(axis=-1)
+    np.testing.assert_allclose(result.entropy, entropy, atol=1e-9)
 
 
 def test_filter_results_do_not_depend_on_batching():

@@ -39,6 +39,10 @@ class FilterResult:
 
     nll: np.ndarray  # (num_sequences, seq_len) float64
     predictions: np.ndarray  # (num_sequences, seq_len) int64
+    # The predictive distribution's largest probability (the optimum's expected accuracy at
+    # that position) and its entropy in nats; same shape.
+    top_probability: np.ndarray | None = None
+    entropy: np.ndarray | None = None
 
     @property
     def bayes_nll(self) -> np.ndarray:
@@ -138,9 +142,10 @@ def _condition(belief, emission, tokens, floor):
 
 
 @numba.njit(cache=True, fastmath=FASTMATH)
-def _score(predictive, tokens, nll, best, failed, chosen):
-    """Per lane: nll = -ln p(token), best = the argmax, chosen = the token to condition on
-    (a padding lane, token -1, follows its most likely token)."""
+def _score(predictive, tokens, nll, best, failed, chosen, top_probability, entropy):
+    """Per lane: nll = -ln p(token), best = the argmax, its probability and the predictive
+    entropy, chosen = the token to condition on (a padding lane, token -1, follows its most
+    likely token)."""
     vocab_size, lanes = predictive.shape
     for lane in range(lanes):
         total = 0.0
@@ -149,6 +154,13 @@ def _score(predictive, tokens, nll, best, failed, chosen):
             total += predictive[x, lane]
             if predictive[x, lane] > predictive[top, lane]:
                 top = x
+        information = 0.0
+        for x in range(vocab_size):
+            p = predictive[x, lane] / total
+            if p > 0.0:
+                information -= p * np.log(p)
+        entropy[lane] = information
+        top_probability[lane] = predictive[top, lane] / total
         token = tokens[lane] if tokens[lane] >= 0 else top
         failed[lane] = not predictive[token, lane] > 0.0
         if failed[lane]:
@@ -160,9 +172,11 @@ def _score(predictive, tokens, nll, best, failed, chosen):
 
 @numba.njit(parallel=True, cache=True, fastmath=FASTMATH)
 def _filter(tokens, latent_dim, joint_stride, rows_per_old, slice_offset, slice_index, x_step,
-            part, kernels, emission, emission_t, floor, nll, predictions, failed):  # fmt: skip
-    """tokens, nll, predictions, failed: (chunks, lanes, T). One parallel region for the
-    whole run: launching one per time step costs milliseconds on a busy machine."""
+            part, kernels, emission, emission_t, floor, nll, predictions, failed, top_probability,
+            entropy):  # fmt: skip
+    """tokens, nll, predictions, failed, top_probability, entropy: (chunks, lanes, T). One
+    parallel region for the whole run: launching one per time step costs milliseconds on a
+    busy machine."""
     chunks, lanes, seq_len = tokens.shape
     num_states, vocab_size = emission.shape
     for chunk in numba.prange(chunks):
@@ -176,6 +190,8 @@ def _filter(tokens, latent_dim, joint_stride, rows_per_old, slice_offset, slice_
         scores = np.empty(lanes)
         best = np.empty(lanes, np.int64)
         broken = np.zeros(lanes, np.bool_)
+        top = np.empty(lanes)
+        information = np.empty(lanes)
         for t in range(seq_len):
             _gather_kernels(kernels, slice_index, slice_offset, x_step, previous, gathered)
             for i in range(latent_dim.shape[0]):  # topological order
@@ -184,11 +200,13 @@ def _filter(tokens, latent_dim, joint_stride, rows_per_old, slice_offset, slice_
                 belief, scratch = scratch, belief
             _predict(emission_t, belief, predictive)
             column[:] = tokens[chunk, :, t]
-            _score(predictive, column, scores, best, broken, previous)
+            _score(predictive, column, scores, best, broken, previous, top, information)
             _condition(belief, emission, previous, floor)
             nll[chunk, :, t] = scores
             predictions[chunk, :, t] = best
             failed[chunk, :, t] = broken
+            top_probability[chunk, :, t] = top
+            entropy[chunk, :, t] = information
 
 
 def bayes_filter(graph: Graph, kernels: dict, tokens: np.ndarray) -> FilterResult:
@@ -205,7 +223,8 @@ def bayes_filter(graph: Graph, kernels: dict, tokens: np.ndarray) -> FilterResul
     emission_t = np.ascontiguousarray(tables[-1].T)
     num_sequences, seq_len = tokens.shape
     if num_sequences == 0:
-        return FilterResult(nll=np.zeros(tokens.shape), predictions=np.zeros_like(tokens))
+        empty = np.zeros(tokens.shape)
+        return FilterResult(empty, np.zeros_like(tokens), empty.copy(), empty.copy())
     # Lanes depend on the batch size only (not the thread count): same numbers everywhere.
     lanes = min(MAX_LANES, -(-num_sequences // 8) * 8)
     chunks = -(-num_sequences // lanes)
@@ -214,14 +233,19 @@ def bayes_filter(graph: Graph, kernels: dict, tokens: np.ndarray) -> FilterResul
     shape = (chunks, lanes, seq_len)
     nll, failed = np.zeros(shape), np.zeros(shape, np.bool_)
     predictions = np.zeros(shape, np.int64)
-    _filter(padded.reshape(shape), *tables, emission_t, BELIEF_FLOOR, nll, predictions, failed)
+    top_probability, entropy = np.zeros(shape), np.zeros(shape)
+    _filter(padded.reshape(shape), *tables, emission_t, BELIEF_FLOOR, nll, predictions, failed,
+            top_probability, entropy)  # fmt: skip
     failed = failed.reshape(-1, seq_len)[:num_sequences]
     if failed.any():
         n, t = np.argwhere(failed)[0]
         raise ValueError(f"sequence {n} position {t + 1}: token has probability 0 under these "
                          "kernels; were the tokens sampled from this graph and seed?")  # fmt: skip
-    return FilterResult(nll=nll.reshape(-1, seq_len)[:num_sequences],
-                        predictions=predictions.reshape(-1, seq_len)[:num_sequences])  # fmt: skip
+
+    def unpad(array):
+        return array.reshape(-1, seq_len)[:num_sequences]
+
+    return FilterResult(unpad(nll), unpad(predictions), unpad(top_probability), unpad(entropy))
 
 
 def filter_tables(graph: Graph, kernels: dict) -> tuple:
