@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 import yaml
-from oracles import gssm_dense_forward
+from oracles import gssm_dense_forward, gssm_dense_predictive
 from recipe_processes import run_recipe_process
 
 from latent_lab.config import available_configs
@@ -105,7 +105,10 @@ def test_finite_run_reports_exact_reference_on_the_evaluated_sequences(finite_ru
     metrics, reference = on_disk["metrics"], on_disk["reference"]
     assert reference["bayes_loss"] == pytest.approx(nll.mean(), rel=1e-10)
     assert metrics["bayes_loss"] == pytest.approx(nll.mean(), rel=1e-10)
-    assert reference["bayes_accuracy"] == metrics["bayes_accuracy"] == (argmax == tokens).mean()
+    # the optimum's expected accuracy: the mean of its predictive distribution's largest value
+    expected = gssm_dense_predictive(model.graph, model.kernels, tokens).max(axis=-1).mean()
+    assert reference["bayes_accuracy"] == pytest.approx(expected, rel=1e-10)
+    assert metrics["bayes_accuracy"] == pytest.approx(expected, rel=1e-10)
     assert reference["bayes_loss"] == pytest.approx(
         np.mean(dataset["validation"]["bayes_nll"]) / 12
     )
@@ -128,6 +131,32 @@ def test_eval_loss_covers_positions_1_to_T_like_bayes_loss(finite_run, graph_fil
     assert results["metrics"]["eval_loss"] == pytest.approx(nll.mean().item(), abs=1e-5)
     accuracy = (log_probs.argmax(-1) == tokens).double().mean().item()
     assert results["metrics"]["eval_accuracy"] == pytest.approx(accuracy)
+
+
+def test_position_records_are_the_metrics_of_every_evaluation(finite_run, graph_file):
+    import pandas as pd
+
+    output_dir, results = finite_run
+    records = pd.read_parquet(output_dir / "positions.parquet")
+    history = json.loads((output_dir / "trainer_state.json").read_text())["log_history"]
+    logged = {entry["step"]: entry for entry in history if "eval_loss" in entry}
+    assert set(records["step"]) == set(logged) and set(records["split"]) == {"validation"}
+    tokens = _validation_tokens(graph_file)[0]
+    model = GSSM.from_seed(load_graph(graph_file), graph_seed=3)
+    predictive = gssm_dense_predictive(model.graph, model.kernels, tokens)
+    for step, group in records.groupby("step"):
+        assert len(group) == tokens.size  # every token of every validation sequence
+        assert group["model_nll"].mean() == pytest.approx(logged[step]["eval_loss"], rel=1e-6)
+        assert group["correct"].mean() == pytest.approx(logged[step]["eval_accuracy"])
+        assert group["reference_nll"].mean() == pytest.approx(logged[step]["bayes_loss"])
+        rows = (group["example"].to_numpy(), group["position"].to_numpy())
+        entropy = -(predictive * np.log(predictive)).sum(-1)
+        np.testing.assert_allclose(group["slice_posterior_entropy"], entropy[rows], atol=1e-9)
+    final = records[records["step"] == records["step"].max()]
+    assert final["model_nll"].mean() == pytest.approx(results["metrics"]["eval_loss"], rel=1e-9)
+    assert results["excess_curve"][-1]["excess_loss"] == pytest.approx(
+        results["metrics"]["excess_loss"]
+    )
 
 
 def test_onfly_run_is_deterministic_and_evaluates_the_builders_validation(graph_file, tmp_path):
@@ -263,13 +292,22 @@ def test_metrics_are_the_same_on_one_and_two_processes(graph_file, tmp_path):
     the same initialisation, so their losses can be compared too."""
     argv = ["--graph", str(graph_file), *TINY_RUN, "--num_validation", "7", "--max_steps", "1",
             "--learning_rate", "1e-12", "--per_device_eval_batch_size", "2"]  # fmt: skip
-    metrics = {}
+    import pandas as pd
+
+    metrics, records = {}, {}
     for processes in (1, 2):
         target = tmp_path / f"run{processes}"
-        proc = run_recipe_process("gssm", [*argv, "--output_dir", str(target)], processes=processes)
+        batch = ["--per_device_train_batch_size", str(4 // processes)]  # the same global batch
+        proc = run_recipe_process("gssm", [*argv, *batch, "--output_dir", str(target)],
+                                  processes=processes)  # fmt: skip
         assert proc.returncode == 0, proc.stderr[-3000:]
         metrics[processes] = json.loads((target / "results.json").read_text())["metrics"]
+        records[processes] = pd.read_parquet(target / "positions.parquet")
     for key in ("bayes_loss", "bayes_accuracy", "eval_accuracy"):
         assert metrics[2][key] == metrics[1][key], key
     for key in ("eval_loss", "excess_loss"):
         assert metrics[2][key] == pytest.approx(metrics[1][key], abs=1e-5), key
+    one, two = records[1], records[2]
+    assert len(one) == 7 * 12 * one["step"].nunique()  # each sequence once per evaluation
+    pd.testing.assert_frame_equal(one.drop(columns="model_nll"), two.drop(columns="model_nll"))
+    np.testing.assert_allclose(one["model_nll"], two["model_nll"], atol=1e-5)

@@ -38,6 +38,15 @@ class LabArgumentsMixin:
     resume: bool = field(
         default=False, metadata={"help": "continue from the last checkpoint in output_dir"}
     )
+    position_record_points: int = field(
+        default=8,
+        metadata={"help": "extra evaluations at this many log-spaced steps, so the per-position "
+                  "records (positions.parquet) resolve early learning; 0 for none"},
+    )  # fmt: skip
+    excess_thresholds: list[float] = field(
+        default_factory=lambda: [0.1, 0.02],
+        metadata={"help": "eps of train_tokens_to_excess_below_<eps> (nats per token)"},
+    )
     # One seed naming everywhere: `seed` (model initialisation and data order) and a task's own
     # `data_seed` (the dataset). Trainer's data_seed would take the second name, so it is not a
     # command-line field here; left None, Trainer orders the data by `seed`.
@@ -51,6 +60,11 @@ class LabArgumentsMixin:
                 f"max_steps: must be positive (or -1 to train for num_train_epochs), "
                 f"got {self.max_steps}"
             )
+        if self.include_num_input_tokens_seen in ("no", False):
+            # Training tokens (all processes) stamp every per-position record.
+            self.include_num_input_tokens_seen = "non_padding"
+        if self.position_record_points < 0:
+            raise UserError("position_record_points: must be >= 0")
         if self.learning_rate <= 0:
             raise UserError(f"learning_rate: must be positive, got {self.learning_rate}")
         if not self.use_cpu and not _has_accelerator():

@@ -11,8 +11,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from latent_lab.config import config_name_of, dataclass_to_flat_dict
+from latent_lab.hub.publish import defer_hub_push, publish_run
+from latent_lab.training.excess import excess_curve, threshold_metrics
+from latent_lab.training.positions import PositionLog
+from latent_lab.training.recording import LogSpacedEvaluations, with_position_recording
 from latent_lab.training.results import make_results, write_results
-from latent_lab.training.tracking import config_label, configure_wandb
+from latent_lab.training.tracking import config_label, configure_wandb, set_log_levels
 
 logger = logging.getLogger(__name__)
 
@@ -93,8 +97,10 @@ def start_run(task: str, training_args, config_path, default_name: str = "defaul
     everything; returns the config name."""
     import transformers
 
+    set_log_levels(training_args)  # quiet the non-main processes
     config_name = run_config_name(training_args, config_path, default_name)
     prepare_output_dir(training_args, task, config_name)
+    defer_hub_push(training_args)  # pushed with its model card after results.json, not by Trainer
     configure_wandb(training_args, config_path)
     transformers.set_seed(training_args.seed)
     return config_name
@@ -114,7 +120,8 @@ def make_trainer(run: TaskRun, model_args, training_args, *, train: bool = True)
     kwargs = dict(run.trainer_kwargs)
     if not train:
         kwargs.pop("peft_config", None)  # evaluate the model as given, no new adapters
-    trainer = (run.trainer_class or transformers.Trainer)(
+    trainer_class = with_position_recording(run.trainer_class or transformers.Trainer)
+    trainer = trainer_class(
         model=model,
         args=training_args,
         train_dataset=run.train_dataset,
@@ -125,8 +132,12 @@ def make_trainer(run: TaskRun, model_args, training_args, *, train: bool = True)
         processing_class=run.tokenizer,
         **kwargs,
     )
+    trainer.position_log = PositionLog()
     for make_callback in run.callback_factories:
         trainer.add_callback(make_callback(trainer))
+    points = training_args.position_record_points
+    if train and points and run.eval_dataset is not None:
+        trainer.add_callback(LogSpacedEvaluations(trainer, points))
     return trainer
 
 
@@ -146,11 +157,16 @@ def run_task(run: TaskRun, model_args, training_args, config_path, *extra_args,
     if train:
         trainer.save_model()
         trainer.save_state()
+    curve = excess_curve(trainer.position_log.summaries)
+    metrics.update(threshold_metrics(curve, training_args.excess_thresholds))
+    if trainer.is_world_process_zero():
+        trainer.position_log.write(training_args.output_dir)
     context = (config_name, config_path, start, model_args, training_args, *extra_args)
-    results = record_results(run, trainer, metrics, *context)
+    results = record_results(run, trainer, metrics, *context, curve=curve)
     if results is not None:
         _write_report(training_args.output_dir)
     trainer.accelerator.wait_for_everyone()
+    publish_run(trainer, results, training_args)  # model card, --push_to_hub, end the W&B run
     return results
 
 
@@ -176,6 +192,7 @@ def record_results(
     model_args,
     training_args,
     *extra_args,
+    curve: list | None = None,
 ) -> dict | None:
     """Write results.json on the main process and return its record (None on the others)."""
     from latent_lab.models.factory import state_size
@@ -200,6 +217,7 @@ def record_results(
         wall_time_s=time.time() - start,
         config=dataclass_to_flat_dict(*extra_args, model_args, training_args),
         output_dir=training_args.output_dir,
+        excess_curve=curve or [],
         **extra,
     )
     write_results(training_args.output_dir, results)
@@ -210,4 +228,3 @@ def _write_report(output_dir: str) -> None:
     from latent_lab.analysis.run_report import write_run_report
 
     write_run_report(output_dir)
-

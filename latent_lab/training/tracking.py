@@ -1,9 +1,11 @@
-"""W&B grouping: project, group and tags go into WANDB_* variables before the run starts,
-which is where the HF W&B integration reads them."""
+"""Run bookkeeping: W&B grouping (project, group and tags go into WANDB_* variables before the
+run starts, which is where the HF W&B integration reads them), one W&B run per run (finished
+when the run ends), and the log levels of the main and the other processes."""
 
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 from latent_lab.config import recipes_dir
@@ -38,3 +40,29 @@ def configure_wandb(args, config_path) -> dict[str, str]:
         chosen["WANDB_TAGS"] = ",".join(t.strip() for t in tags.split(",") if t.strip())
     os.environ.update(chosen)
     return chosen
+
+
+def wandb_run_url() -> str | None:
+    """The live W&B run's page (None: no run, or an offline one)."""
+    wandb = sys.modules.get("wandb")  # never imported just to ask
+    run = getattr(wandb, "run", None) if wandb is not None else None
+    return getattr(run, "url", None) if run is not None else None
+
+
+def finish_wandb_run(args) -> None:
+    """End this run's W&B run: the HF integration leaves it open until the process exits, so the
+    next run in the same process (a curriculum stage) would log into it."""
+    wandb = sys.modules.get("wandb")
+    if "wandb" in (args.report_to or []) and wandb is not None and wandb.run is not None:
+        wandb.finish()
+
+
+def set_log_levels(args) -> None:
+    """transformers' and datasets' verbosity for this process: the main process keeps
+    log_level, the others use log_level_replica (warning by default), as HF scripts do."""
+    import datasets
+    import transformers
+
+    level = args.get_process_log_level()
+    transformers.utils.logging.set_verbosity(level)
+    datasets.utils.logging.set_verbosity(level)

@@ -13,6 +13,7 @@ prefix (a final evaluation of a `test` split) they are test_bayes_loss, test_exc
 Distributed: Trainer gathers the per-position model NLLs, argmaxes and input ids from every
 process before `compute_metrics`, which looks each sequence's Bayes values up by its tokens
 (computing any it does not know with the exact filter): every process gets the same numbers.
+The per-position records (positions.parquet) are built here, and every metric is their mean.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import torch
 from transformers import Trainer
 
 from latent_lab.tasks.gssm.model import bayes_filter
+from latent_lab.training.recording import PositionRecording
 
 
 @dataclass
@@ -40,7 +42,9 @@ class GSSMCollator:
         tokens = torch.stack(rows)
         bos = torch.full((len(rows), 1), self.bos_token_id, dtype=torch.long)
         input_ids = torch.cat([bos, tokens], dim=1)
-        return {"input_ids": input_ids, "labels": input_ids.clone()}
+        # all ones: nothing is padded; it lets Trainer count training tokens without padding
+        mask = torch.ones_like(input_ids)
+        return {"input_ids": input_ids, "attention_mask": mask, "labels": input_ids.clone()}
 
 
 def preprocess_logits_for_metrics(logits, labels) -> tuple[torch.Tensor, torch.Tensor]:
@@ -55,58 +59,74 @@ def preprocess_logits_for_metrics(logits, labels) -> tuple[torch.Tensor, torch.T
 
 
 class BayesTable:
-    """Per-position Bayes NLL and argmax of known sequences, looked up by their tokens."""
+    """Per-position exact values of known sequences, looked up by their tokens: the optimum's
+    NLL, argmax, top probability (its expected accuracy) and predictive entropy."""
 
     def __init__(self, graph, kernels: dict, tokens: np.ndarray):
         self.graph, self.kernels = graph, kernels
-        self.rows: dict[bytes, tuple[np.ndarray, np.ndarray]] = {}
+        self.rows: dict[bytes, tuple[np.ndarray, ...]] = {}
         self.add(np.asarray(tokens, dtype=np.int64))
 
     def add(self, tokens: np.ndarray) -> None:
         result = bayes_filter(self.graph, self.kernels, tokens)
-        for row, nll, prediction in zip(tokens, result.nll, result.predictions, strict=True):
-            self.rows[row.tobytes()] = (nll, prediction)
+        values = zip(tokens, result.nll, result.predictions, result.top_probability,
+                     result.entropy, strict=True)  # fmt: skip
+        for row, *exact in values:
+            self.rows[row.tobytes()] = tuple(exact)
 
-    def lookup(self, tokens: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def lookup(self, tokens: np.ndarray) -> tuple[np.ndarray, ...]:
+        """(nll, argmax, top_probability, entropy), each shaped like `tokens`."""
         tokens = np.ascontiguousarray(tokens, dtype=np.int64)
         unknown = [row for row in tokens if row.tobytes() not in self.rows]
         if unknown:
             self.add(np.stack(unknown))
         found = [self.rows[row.tobytes()] for row in tokens]
-        return np.stack([f[0] for f in found]), np.stack([f[1] for f in found])
+        return tuple(np.stack([f[i] for f in found]) for i in range(4))
 
 
 class GSSMMetrics:
     """`compute_metrics` for Trainer (needs include_for_metrics=["inputs"] and
-    `preprocess_logits_for_metrics` above): accuracy, and with a BayesTable bayes_loss and
-    bayes_accuracy on the same sequences (None in context mode: no exact reference)."""
+    `preprocess_logits_for_metrics` above): the per-position records (self.positions: every
+    token of every gathered sequence, with the exact optimum's NLL, expected accuracy and
+    predictive entropy) and their means: accuracy, bayes_loss and bayes_accuracy (None in
+    context mode: no exact reference). The runner's Trainer sets eval_loss to the records'
+    mean NLL."""
 
     def __init__(self, table: BayesTable | None):
         self.table = table
+        self.positions = None
 
     def __call__(self, eval_prediction) -> dict:
+        from latent_lab.training.positions import Positions
+
         if eval_prediction.inputs is None:
             raise ValueError("GSSMMetrics needs include_for_metrics=['inputs']")
-        nll, predictions = eval_prediction.predictions
+        nll, predictions = (np.asarray(array) for array in eval_prediction.predictions)
         tokens = np.asarray(eval_prediction.inputs)[:, 1:]  # drop BOS
-        metrics = {
-            "accuracy": float((np.asarray(predictions) == tokens).mean()),
-            # Exact mean over the gathered sequences, each once: Trainer's own eval_loss
-            # averages batch means and counts a padded duplicate when shards are uneven.
-            "token_loss": float(np.asarray(nll, dtype=np.float64).mean()),
-        }
+        count, length = tokens.shape
+        exact = {}
         if self.table is not None:
-            bayes_nll, bayes_predictions = self.table.lookup(tokens)
-            metrics["bayes_loss"] = float(bayes_nll.mean())
-            metrics["bayes_accuracy"] = float((bayes_predictions == tokens).mean())
+            reference_nll, _, top, entropy = self.table.lookup(tokens)
+            exact = dict(reference_nll=reference_nll.ravel(), reference_accuracy=top.ravel(),
+                         slices={"posterior_entropy": entropy.ravel()})  # fmt: skip
+        self.positions = Positions(
+            example=np.repeat(np.arange(count), length),
+            position=np.tile(np.arange(length), count),  # X(t) is input_ids[t - 1] of the row
+            model_nll=nll.ravel(),
+            correct=(predictions == tokens).ravel(),
+            **exact,
+        )
+        means = self.positions.means()
+        metrics = {"accuracy": means["accuracy"]}
+        if self.table is not None:
+            metrics["bayes_loss"] = means["reference_loss"]
+            metrics["bayes_accuracy"] = means["reference_accuracy"]
         return metrics
 
 
 def reference_names(metrics: dict, prefix: str) -> None:
-    """In place: {prefix}_loss := the exact per-token mean ({prefix}_token_loss), {prefix}_bayes_*
-    -> the spec's names, plus excess_loss = {prefix}_loss - bayes_loss (same sequences)."""
-    if f"{prefix}_token_loss" in metrics:
-        metrics[f"{prefix}_loss"] = metrics.pop(f"{prefix}_token_loss")
+    """In place: {prefix}_bayes_* -> the spec's names (bayes_loss for eval, test_bayes_loss for
+    a test split), plus excess_loss = {prefix}_loss - bayes_loss (same positions)."""
     if f"{prefix}_bayes_loss" not in metrics:
         return
     short = "" if prefix == "eval" else f"{prefix}_"
@@ -117,9 +137,10 @@ def reference_names(metrics: dict, prefix: str) -> None:
         metrics[f"{short}excess_loss"] = metrics[f"{prefix}_loss"] - bayes_loss
 
 
-class GSSMTrainer(Trainer):
+class GSSMTrainer(PositionRecording, Trainer):
     """Trainer whose evaluations log bayes_loss, bayes_accuracy and excess_loss under the
-    spec's names, in the same log entry as eval_loss (a callback could only log them later)."""
+    spec's names, in the same log entry as eval_loss (a callback could only log them later);
+    eval_loss is the records' mean (PositionRecording), set before the names are made."""
 
     def evaluation_loop(self, dataloader, description, prediction_loss_only=None,
                         ignore_keys=None, metric_key_prefix="eval"):  # fmt: skip
