@@ -27,7 +27,7 @@ import torch
 
 from latent_lab.errors import UserError
 from latent_lab.tasks.fsm_icl.generator import IGNORE_INDEX, FSMVocab
-from latent_lab.tasks.fsm_icl.reference import episode_references
+from latent_lab.tasks.fsm_icl.reference import episode_references, transition_steps
 
 REFERENCE_COLUMNS = ("seen_mask", "bayes_correct_prob", "bayes_true_prob")
 
@@ -67,30 +67,81 @@ def preprocess_logits_for_metrics(logits, labels) -> tuple[torch.Tensor, torch.T
     return torch.cat([first, predictions], 1), torch.cat([torch.zeros_like(nll[:, :1]), nll], 1)
 
 
-def summarize_positions(correct, seen, bayes_correct_prob, bayes_true_prob, nll) -> dict:
-    """The metrics from flat per-scored-position arrays."""
-    correct = np.asarray(correct, dtype=bool)
-    seen = np.asarray(seen, dtype=bool)
-    bayes_correct_prob = np.asarray(bayes_correct_prob, dtype=np.float64)
+def summarize_positions(positions) -> dict:
+    """The metrics: means of the per-position records (one computation for both)."""
+    seen = positions.slices["seen"]
 
     def mean(values, mask=None) -> float:
         values = np.asarray(values, dtype=np.float64)
         values = values if mask is None else values[mask]
         return float(values.mean()) if values.size else float("nan")
 
-    with np.errstate(divide="ignore"):
-        bayes_nll = -np.log(np.asarray(bayes_true_prob, dtype=np.float64))
     return {
-        "accuracy": mean(correct),
-        "accuracy_seen": mean(correct, seen),
-        "accuracy_unseen": mean(correct, ~seen),
+        "accuracy": mean(positions.correct),
+        "accuracy_seen": mean(positions.correct, seen),
+        "accuracy_unseen": mean(positions.correct, ~seen),
         "frac_seen": mean(seen),
-        "bayes_accuracy": mean(bayes_correct_prob),
-        "bayes_accuracy_unseen": mean(bayes_correct_prob, ~seen),
-        "scored_loss": mean(nll),
-        "bayes_loss": mean(bayes_nll),
-        "num_scored": int(correct.size),
+        "bayes_accuracy": mean(positions.reference_accuracy),
+        "bayes_accuracy_unseen": mean(positions.reference_accuracy, ~seen),
+        "scored_loss": mean(positions.model_nll),
+        "bayes_loss": mean(positions.reference_nll),
+        "num_scored": int(positions.correct.size),
     }
+
+
+def position_slices(sequence, labels, vocab: FSMVocab) -> dict[str, np.ndarray]:
+    """At each scored position: times_seen (earlier occurrences of its (state, action) in the
+    sequence), query_step (its index within the query walk, -1 in a demonstration) and
+    num_demos (demonstration walks before the query)."""
+    tokens = np.asarray(sequence)
+    query_at = np.flatnonzero(tokens == vocab.query)
+    query_start = int(query_at[0]) if query_at.size else len(tokens)
+    num_demos = int((tokens[:query_start] == vocab.eos).sum())
+    counts: dict[tuple[int, int], int] = {}
+    times_seen, query_step, step = {}, {}, 0
+    for position, state, action, _ in transition_steps(tokens, vocab):
+        times_seen[position] = counts.get((state, action), 0)
+        counts[(state, action)] = times_seen[position] + 1
+        query_step[position] = step if position > query_start else -1
+        step += position > query_start
+    scored = np.flatnonzero(np.asarray(labels) != IGNORE_INDEX)
+    return {
+        "times_seen": np.array([times_seen.get(int(t), 0) for t in scored], dtype=np.int64),
+        "query_step": np.array([query_step.get(int(t), -1) for t in scored], dtype=np.int64),
+        "num_demos": np.full(len(scored), num_demos, dtype=np.int64),
+    }
+
+
+def row_positions(example, sequence, labels, predictions, nll, references, vocab):
+    """One row's Positions: its scored (labelled) positions with the stored exact reference."""
+    from latent_lab.training.positions import Positions
+
+    labels = np.asarray(labels)
+    scored = np.flatnonzero(labels != IGNORE_INDEX)
+    seen, correct_prob, true_prob = (np.asarray(r) for r in references)
+    with np.errstate(divide="ignore"):
+        reference_nll = -np.log(np.asarray(true_prob[scored], dtype=np.float64))
+    slices = {"seen": seen[scored] != 0, **position_slices(sequence, labels, vocab)}
+    return Positions(np.full(len(scored), example), scored, np.asarray(nll)[scored],
+                     np.asarray(predictions)[scored] == labels[scored], reference_nll,
+                     correct_prob[scored], slices)  # fmt: skip
+
+
+def concatenate(parts: list):
+    """One Positions from per-row ones (in row order)."""
+    from latent_lab.training.positions import Positions
+
+    if not parts:
+        empty = np.zeros(0)
+        names = ("seen", "times_seen", "query_step", "num_demos")
+        return Positions(empty, empty, empty, empty.astype(bool), empty, empty,
+                         {name: empty for name in names})  # fmt: skip
+    columns = ("example", "position", "model_nll", "correct", "reference_nll",
+               "reference_accuracy")  # fmt: skip
+    arrays = [np.concatenate([getattr(part, name) for part in parts]) for name in columns]
+    slices = {name: np.concatenate([part.slices[name] for part in parts])
+              for name in parts[0].slices}  # fmt: skip
+    return Positions(*arrays, slices)
 
 
 class FSMMetrics:
@@ -101,6 +152,7 @@ class FSMMetrics:
         self.shape = (num_states, num_actions, absorbing)
         self.vocab = vocab
         self.references: dict[bytes, tuple[np.ndarray, ...]] = {}
+        self.positions = None  # the last evaluation's records (the runner logs them)
 
     @classmethod
     def from_dataset(cls, dataset) -> FSMMetrics:
@@ -132,16 +184,12 @@ class FSMMetrics:
             sequence = tokens[(tokens != IGNORE_INDEX) & (tokens != self.vocab.pad)]
             rows.append((sequence, labels[row, : len(sequence)]))
         self._add_missing_references(rows)
-        parts = [
-            _scored_parts(
-                predictions[i, : len(seq)],
-                nll[i, : len(seq)],
-                labels_row,
-                self.references[_sequence_key(seq, labels_row)],
-            )
+        self.positions = concatenate([
+            row_positions(i, seq, labels_row, predictions[i, : len(seq)], nll[i, : len(seq)],
+                          self.references[_sequence_key(seq, labels_row)], self.vocab)
             for i, (seq, labels_row) in enumerate(rows)
-        ]
-        return summarize_positions(*_concatenate(parts))
+        ])  # fmt: skip
+        return summarize_positions(self.positions)
 
     def _add_missing_references(self, rows) -> None:
         """Exact references for (sequence, labels) the dataset did not store (computed once)."""
@@ -156,27 +204,6 @@ def _sequence_key(input_ids, labels) -> bytes:
     """References depend on the tokens and on which positions are scored."""
     scored = np.asarray(labels) != IGNORE_INDEX
     return np.asarray(input_ids, dtype=np.int64).tobytes() + scored.tobytes()
-
-
-def _scored_parts(predictions, nll, labels, references) -> tuple[np.ndarray, ...]:
-    """(correct, seen, bayes_correct_prob, bayes_true_prob, nll) at one row's scored positions."""
-    labels = np.asarray(labels)
-    scored = labels != IGNORE_INDEX
-    seen, correct_prob, true_prob = (np.asarray(r) for r in references)
-    correct = np.asarray(predictions)[scored] == labels[scored]
-    return (
-        correct,
-        seen[scored] != 0,
-        correct_prob[scored],
-        true_prob[scored],
-        np.asarray(nll)[scored],
-    )
-
-
-def _concatenate(parts) -> list[np.ndarray]:
-    if not parts:
-        return [np.zeros(0)] * 5
-    return [np.concatenate(column) for column in zip(*parts, strict=True)]
 
 
 def trainer_metric_hooks(eval_dataset) -> dict:
@@ -210,10 +237,8 @@ def evaluate_fsm(model, dataset, batch_size: int = 64) -> dict:
         for index, row in enumerate(rows):
             length = len(row["input_ids"])
             references = [row[column] for column in REFERENCE_COLUMNS]
-            parts.append(
-                _scored_parts(
-                    predictions[index, :length], nll[index, :length], row["labels"], references
-                )
-            )
+            parts.append(row_positions(start + index, row["input_ids"], row["labels"],
+                                       predictions[index, :length], nll[index, :length],
+                                       references, vocab))  # fmt: skip
     model.train(was_training)
-    return summarize_positions(*_concatenate(parts))
+    return summarize_positions(concatenate(parts))
