@@ -33,9 +33,9 @@ def main(data_args, model_args, training_args, config_path=None):
     dataset = fsm.load_data(builder)
 
     ################
-    # Exact reference, collator and metrics for the Trainer
+    # Exact references (and any eval shifts' splits with theirs), collator and metrics
     ################
-    task_run = fsm.task_run(dataset)
+    task_run = fsm.task_run(dataset, data_args.shift_builders())
 
     ################
     # Train (best model by validation accuracy), evaluate validation and test, save the model,

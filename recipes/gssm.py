@@ -34,9 +34,10 @@ def main(data_args, model_args, training_args, config_path=None):
     )
 
     ################
-    # Exact reference, collator and metrics for the Trainer
+    # Exact references (validation and any eval shifts), collator and metrics for the Trainer
     ################
-    task_run = gssm.task_run(model, train_data, validation, builder.config.context)
+    shifts = data_args.shift_builders()  # eval_shifts: more splits, each with its reference
+    task_run = gssm.task_run(model, train_data, validation, builder.config.context, shifts)
 
     ################
     # Train, evaluate, save the model, results.json and the report

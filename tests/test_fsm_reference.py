@@ -4,69 +4,16 @@ spanning trees) against brute force: enumerate every random choice of the genera
 transitions observed before each position.
 """
 
-import itertools
 import math
 
 import numpy as np
 import pytest
+from oracles import brute_force_posterior, fsm_check_references, generator_prior, table_digits
 from scipy import stats
 
 from latent_lab.tasks.builders import build_dataset
-from latent_lab.tasks.fsm_icl.generator import FSMVocab, sample_fsm
+from latent_lab.tasks.fsm_icl.generator import sample_fsm
 from latent_lab.tasks.fsm_icl.reference import next_state_posteriors, tree_weight_sums
-
-
-# ----------------------------------------------------------------------------- brute force
-def _attachments(order, attached, tree, num_actions, probability):
-    """Every (tree, probability) the spanning-tree step can produce for this attachment order."""
-    if not order:
-        yield tree, probability
-        return
-    free = [(p, a) for p in attached for a in range(num_actions) if (p, a) not in tree]
-    for slot in free:
-        grown = {**tree, slot: order[0]}
-        yield from _attachments(
-            order[1:], attached + [order[0]], grown, num_actions, probability / len(free)
-        )
-
-
-def generator_prior(num_states, num_actions, absorbing=False) -> np.ndarray:
-    """Exact probability of every table (index: slot s*A+a is a base-S digit, slot 0 first)."""
-    slots = num_states * num_actions
-    place = num_states ** np.arange(slots)[::-1]
-    prior = np.zeros(num_states**slots)
-    choices = list(range(1, num_states)) if absorbing else [None]
-    for b in choices:
-        others = [v for v in range(1, num_states) if v != b]
-        for order in itertools.permutations(others):
-            order = list(order) + ([b] if b is not None else [])
-            start = 1 / len(choices) / math.factorial(len(others))
-            for tree, probability in _attachments(order, [0], {}, num_actions, start):
-                fixed = {s * num_actions + a: v for (s, a), v in tree.items()}
-                if b is not None:
-                    fixed.update({b * num_actions + a: b for a in range(num_actions)})
-                free = [i for i in range(slots) if i not in fixed]
-                fills = np.array(list(itertools.product(range(num_states), repeat=len(free))))
-                tables = np.zeros((len(fills), slots), dtype=np.int64)
-                tables[:, list(fixed)] = list(fixed.values())
-                tables[:, free] = fills.reshape(len(fills), len(free))
-                np.add.at(prior, tables @ place, probability * num_states ** -len(free))
-    return prior
-
-
-def table_digits(num_states, num_actions) -> np.ndarray:
-    slots = num_states * num_actions
-    index = np.arange(num_states**slots)
-    return (index[:, None] // num_states ** np.arange(slots)[::-1]) % num_states
-
-
-def brute_force_posterior(prior, digits, num_actions, observed: dict, slot) -> np.ndarray:
-    consistent = prior > 0
-    for (s, a), next_state in observed.items():
-        consistent &= digits[:, s * num_actions + a] == next_state
-    values = digits[consistent, slot[0] * num_actions + slot[1]]
-    posterior = np.bincount(values, weights=prior[consistent], minlength=digits.max() + 1)
-    return posterior / posterior.sum()
 
 
 def test_brute_force_prior_matches_the_sampler():
@@ -129,24 +76,4 @@ def test_stored_bayes_reference_matches_brute_force(case):
     sizes = dict(num_train=1, num_validation=1, num_test=25)
     dataset = build_dataset("fsm_icl", "3s3a", score_demonstrations=True, **fields, **sizes)
     dataset = dataset["test"]
-    prior = generator_prior(num_states, num_actions, absorbing)
-    digits = table_digits(num_states, num_actions)
-    vocab = FSMVocab()
-    checked_unseen = 0
-    for row in dataset:
-        tokens, labels = row["input_ids"], row["labels"]
-        observed: dict = {}
-        for t in range(2, len(tokens)):
-            if not (vocab.is_action(tokens[t - 1]) and tokens[t] < vocab.s_max):
-                assert labels[t] == -100
-                continue
-            slot = (tokens[t - 2], tokens[t - 1] - vocab.s_max)
-            seen = slot in observed
-            posterior = brute_force_posterior(prior, digits, num_actions, observed, slot)
-            assert labels[t] == tokens[t]  # score_demonstrations: every next state
-            assert row["seen_mask"][t] == int(seen)
-            assert row["bayes_correct_prob"][t] == pytest.approx(posterior.max(), abs=1e-12)
-            assert row["bayes_true_prob"][t] == pytest.approx(posterior[tokens[t]], abs=1e-12)
-            checked_unseen += not seen
-            observed.setdefault(slot, tokens[t])
-    assert checked_unseen > 10
+    assert fsm_check_references(dataset, num_states, num_actions, absorbing) > 10

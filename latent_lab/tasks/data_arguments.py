@@ -20,6 +20,9 @@ import typing
 from latent_lab.config import yaml_field
 from latent_lab.errors import UserError
 
+# Split names a shift may not take: the runner's own evaluations.
+RESERVED_SPLITS = ("train", "validation", "test", "eval")
+
 
 class DataArguments:
     """Base of the derived classes: the builder's task, config and field overrides."""
@@ -29,6 +32,7 @@ class DataArguments:
     yaml_fields: typing.ClassVar[tuple[str, ...]] = ()
 
     def __post_init__(self):
+        self._check_shifts()
         for name in self.yaml_fields:
             value = getattr(self, name)
             if isinstance(value, str):
@@ -37,16 +41,58 @@ class DataArguments:
             if value is not None and not isinstance(value, dict):
                 raise UserError(f"{name}: expected a mapping such as {{key: value}}, got {value!r}")
 
+    def shifts(self) -> dict[str, dict]:
+        """eval_shifts as {name: builder fields}: this run's fields with the shift's on top."""
+        return {name: {**self.builder_fields(), **fields}
+                for name, fields in (self.eval_shifts or {}).items()}  # fmt: skip
+
+    def shift_builders(self) -> dict:
+        """{name: builder} of every eval shift, each validated (no data generated yet)."""
+        from latent_lab.tasks.builders import make_builder
+
+        builders = {}
+        for name, fields in self.shifts().items():
+            try:
+                builders[name] = make_builder(self.task, self.dataset, **fields)
+            except UserError as error:
+                raise UserError(f"eval_shifts.{name}: {error}") from None
+        return builders
+
     def builder_fields(self) -> dict:
         """The builder fields this run sets (None: the named config's value)."""
         names = [f.name for f in dataclasses.fields(self.config_class)]
         return {name: getattr(self, name) for name in names if getattr(self, name) is not None}
 
     def check(self):
-        """Make the builder (validating every field) without generating data; returns it."""
+        """Make the builder (validating every field, and every eval shift's) without generating
+        data; returns it."""
         from latent_lab.tasks.builders import make_builder
 
-        return make_builder(self.task, self.dataset, **self.builder_fields())
+        builder = make_builder(self.task, self.dataset, **self.builder_fields())
+        self.shift_builders()
+        return builder
+
+    def _check_shifts(self) -> None:
+        """eval_shifts: YAML text or a mapping of split name -> {builder field: value}."""
+        shifts = self.eval_shifts
+        if isinstance(shifts, str):
+            shifts = yaml_field("eval_shifts", shifts, "{more_demos: {demo_length: 16}}")
+        if shifts is None:
+            return
+        names = [f.name for f in dataclasses.fields(self.config_class)]
+        if not isinstance(shifts, dict):
+            raise UserError("eval_shifts: expected a mapping of split name -> builder fields")
+        for name, fields in shifts.items():
+            if not isinstance(name, str) or not name.isidentifier() or name in RESERVED_SPLITS:
+                raise UserError(f"eval_shifts: {name!r} is not a usable split name; use a plain "
+                                "name such as more_demos")  # fmt: skip
+            if not isinstance(fields, dict) or not fields:
+                raise UserError(f"eval_shifts.{name}: expected a mapping of builder fields")
+            for key in fields:
+                if key not in names:
+                    raise UserError(f"eval_shifts.{name}: {key!r} is not a {self.task} builder "
+                                    f"field; choose from {', '.join(names)}")  # fmt: skip
+        self.eval_shifts = shifts
 
 
 def _options(annotation) -> list:
@@ -89,6 +135,10 @@ def data_arguments(name, config_class, default_config, *, task, doc, recipe_fiel
         metadata = {"help": f"{help_text} (default: the builder config's)"}
         specs.append((spec.name, kind | None, dataclasses.field(default=None, metadata=metadata)))
     specs.extend(recipe_fields)
+    shifts_help = ("extra evaluation splits, each with its own exact reference: a YAML mapping "
+                   "of name -> builder fields, e.g. '{more_demos: {demo_length: 16}}'")  # fmt: skip
+    specs.append(("eval_shifts", str | None, dataclasses.field(
+        default=None, metadata={"help": shifts_help})))  # fmt: skip
     namespace = {
         "__doc__": doc,
         "task": task,

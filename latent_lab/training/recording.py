@@ -42,6 +42,53 @@ def with_position_recording(trainer_class: type) -> type:
     return type(trainer_class.__name__, (PositionRecording, trainer_class), {})
 
 
+def evaluate_shifts(trainer, shifts: dict) -> dict:
+    """Evaluate every shifted split ({name: (dataset, compute_metrics or None)}) with its own
+    metrics (its own exact reference), as eval_<name>_<metric>; returns the metrics."""
+    metrics, main = {}, trainer.compute_metrics
+    try:
+        for name, (dataset, compute_metrics) in shifts.items():
+            trainer.compute_metrics = compute_metrics or main
+            metrics.update(trainer.evaluate(dataset, metric_key_prefix=f"eval_{name}"))
+    finally:
+        trainer.compute_metrics = main
+    return metrics
+
+
+class _KeepFlags:
+    """evaluate() runs the log/evaluate callbacks, which reset the step's control flags
+    (should_log...): restore them so the step logs and saves as configured."""
+
+    def __init__(self, trainer, control):
+        self.trainer, self.control = trainer, control
+
+    def __enter__(self):
+        self.flags = dataclasses.asdict(self.control)
+
+    def __exit__(self, *exc):
+        for name, value in self.flags.items():
+            setattr(self.trainer.control, name, value)
+            setattr(self.control, name, value)
+
+
+class ShiftEvaluations(TrainerCallback):
+    """During training, evaluate the shifted splits wherever validation is evaluated."""
+
+    def __init__(self, trainer, shifts: dict):
+        self.trainer, self.shifts, self.active = trainer, shifts, False
+
+    def on_evaluate(self, args, state, control, metrics=None, **kwargs):
+        if self.active or not self.trainer.is_in_train or "eval_loss" not in (metrics or {}):
+            return control
+        self.active = True  # the shifts' own evaluations call on_evaluate too
+        try:
+            with _KeepFlags(self.trainer, control):
+                evaluate_shifts(self.trainer, self.shifts)
+        finally:
+            self.active = False
+        return control
+
+
 class LogSpacedEvaluations(TrainerCallback):
     """Evaluate at `points` log-spaced steps over the run besides the configured evaluations."""
 
@@ -55,11 +102,6 @@ class LogSpacedEvaluations(TrainerCallback):
         if state.global_step in self.steps and not control.should_evaluate:
             # Evaluated here, not through control.should_evaluate: the best-checkpoint logic
             # must only see the configured evaluations (there is a checkpoint for those).
-            # evaluate() runs the log/evaluate callbacks, which reset this step's flags
-            # (should_log...): restore them so the step logs and saves as configured.
-            flags = dataclasses.asdict(control)
-            self.trainer.evaluate()
-            for name, value in flags.items():
-                setattr(self.trainer.control, name, value)
-                setattr(control, name, value)
+            with _KeepFlags(self.trainer, control):
+                self.trainer.evaluate()
         return control

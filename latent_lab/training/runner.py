@@ -14,7 +14,12 @@ from latent_lab.config import config_name_of, dataclass_to_flat_dict
 from latent_lab.hub.publish import defer_hub_push, publish_run
 from latent_lab.training.excess import excess_curve, threshold_metrics
 from latent_lab.training.positions import PositionLog
-from latent_lab.training.recording import LogSpacedEvaluations, with_position_recording
+from latent_lab.training.recording import (
+    LogSpacedEvaluations,
+    ShiftEvaluations,
+    evaluate_shifts,
+    with_position_recording,
+)
 from latent_lab.training.results import make_results, write_results
 from latent_lab.training.tracking import config_label, configure_wandb, set_log_levels
 
@@ -49,6 +54,9 @@ class TaskRun:
     finalize: Callable | None = None
     # compute_metrics looks sequences up by their tokens (Trainer's include_for_metrics inputs).
     metrics_need_inputs: bool = False
+    # Shifted evaluation splits: name -> (dataset, compute_metrics or None for the main one),
+    # evaluated wherever validation is, as eval_<name>_<metric>.
+    eval_shifts: dict = field(default_factory=dict)
 
 
 def default_run_name(config_name: str, seed: int) -> str:
@@ -136,6 +144,8 @@ def make_trainer(run: TaskRun, model_args, training_args, *, train: bool = True)
     for make_callback in run.callback_factories:
         trainer.add_callback(make_callback(trainer))
     points = training_args.position_record_points
+    if train and run.eval_shifts:
+        trainer.add_callback(ShiftEvaluations(trainer, run.eval_shifts))
     if train and points and run.eval_dataset is not None:
         trainer.add_callback(LogSpacedEvaluations(trainer, points))
     return trainer
@@ -152,6 +162,7 @@ def run_task(run: TaskRun, model_args, training_args, config_path, *extra_args,
     metrics = train_model(trainer, training_args) if train else {}
     if run.eval_dataset is not None:
         metrics.update(trainer.evaluate())
+    metrics.update(evaluate_shifts(trainer, run.eval_shifts))
     for split, dataset in run.final_eval_datasets.items():
         metrics.update(trainer.evaluate(dataset, metric_key_prefix=split))
     if train:

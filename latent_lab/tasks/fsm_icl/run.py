@@ -33,7 +33,16 @@ def check_arguments(data_args, model_args, training_args):
         )
     if model_args.init_from is not None:
         check_model_dir(model_args.init_from, "init_from")
-    return data_args.check()
+    builder = data_args.check()
+    for name, shifted in data_args.shift_builders().items():
+        for field in ("s_max", "a_max"):
+            if getattr(shifted.config, field) != getattr(builder.config, field):
+                raise UserError(
+                    f"eval_shifts.{name}: {field} changes the vocabulary, but the model reads "
+                    f"the run's ({getattr(builder.config, field)}); shift num_states or "
+                    "num_actions within it instead"
+                )
+    return builder
 
 
 def load_data(builder):
@@ -42,9 +51,10 @@ def load_data(builder):
     return builder.as_dataset()
 
 
-def task_run(dataset):
+def task_run(dataset, shift_builders=None):
     """The TaskRun: collator, metrics with the stored references, exact references of
-    validation and test, and the best checkpoint's record."""
+    validation and test (and of every eval shift's validation split), and the best
+    checkpoint's record."""
     from latent_lab.tasks.fsm_icl.generator import FSMVocab
     from latent_lab.tasks.fsm_icl.metrics import FSMCollator, FSMMetrics, trainer_metric_hooks
     from latent_lab.training.runner import TaskRun
@@ -55,6 +65,7 @@ def task_run(dataset):
     # Test references too, so the final test evaluation looks them up instead of recomputing.
     hooks["compute_metrics"].references.update(FSMMetrics.from_dataset(dataset["test"]).references)
     reference, reference_for = exact_references(dataset)
+    shifts = shift_splits(shift_builders or {}, reference, reference_for)
     return TaskRun(
         task="fsm_icl",
         train_dataset=dataset["train"],
@@ -66,6 +77,7 @@ def task_run(dataset):
         reference_for=reference_for,
         special_token_ids={"pad_token_id": vocab.pad, "eos_token_id": vocab.eos},
         final_eval_datasets={"test": dataset["test"]},
+        eval_shifts=shifts,
         finalize=best_checkpoint_record,
         **hooks,
     )
@@ -104,6 +116,22 @@ def exact_references(dataset) -> tuple[dict, dict]:
             reference[f"{split}_{optimal_name}"] = optimal[optimal_name]
             reference_for[f"{prefix}_{metric}"] = f"{split}_{optimal_name}"
     return reference, reference_for
+
+
+def shift_splits(shift_builders: dict, reference: dict, reference_for: dict) -> dict:
+    """{name: (its validation split, its own metrics)} for TaskRun.eval_shifts; adds each
+    shift's exact references (<name>_bayes_accuracy, ...) to reference and reference_for."""
+    from latent_lab.tasks.fsm_icl.metrics import FSMMetrics
+
+    shifts = {}
+    for name, builder in shift_builders.items():
+        split = load_data(builder)["validation"]
+        shifts[name] = (split, FSMMetrics.from_dataset(split))
+        optimal = bayes_optimal(split)
+        for metric, optimal_name in OPTIMAL_NAMES.items():
+            reference[f"{name}_{optimal_name}"] = optimal[optimal_name]
+            reference_for[f"eval_{name}_{metric}"] = f"{name}_{optimal_name}"
+    return shifts
 
 
 def best_checkpoint_record(trainer) -> dict:

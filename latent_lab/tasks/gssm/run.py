@@ -15,13 +15,24 @@ POSITIONAL_MODELS = ("gpt2", "llama")  # models with a maximum input length
 def check_arguments(data_args, model_args, training_args):
     """Every mistake the arguments reveal, before any data or folder; returns the builder (the
     named config with this run's overrides, validated; no data generated yet)."""
+    from latent_lab.tasks.gssm.filter import MAX_JOINT_STATES
+
     builder = data_args.check()
-    config = builder.config
-    if model_args.model_type in POSITIONAL_MODELS and model_args.init_from is None:
-        if config.seq_len + 1 > model_args.max_position_embeddings:
+    shifted = data_args.shift_builders().items()
+    configs = {"": builder.config, **{f"eval_shifts.{name}: ": b.config for name, b in shifted}}
+    for where, config in configs.items():
+        if model_args.model_type in POSITIONAL_MODELS and model_args.init_from is None:
+            if config.seq_len + 1 > model_args.max_position_embeddings:
+                raise UserError(
+                    f"{where}max_position_embeddings: {model_args.max_position_embeddings} < "
+                    f"seq_len + 1 (BOS) = {config.seq_len + 1}; the model must accept the "
+                    "length: set max_position_embeddings >= that"
+                )
+        states = config.parsed_graph().joint_states
+        if where and states > MAX_JOINT_STATES and not config.context:
             raise UserError(
-                f"max_position_embeddings: {model_args.max_position_embeddings} < seq_len + 1 "
-                f"(BOS) = {config.seq_len + 1}; set max_position_embeddings >= that"
+                f"{where}the exact reference is intractable: {states:,} joint latent states "
+                f"exceed the exact filter's {MAX_JOINT_STATES:,}; use fewer or smaller latents"
             )
     if data_args.onfly and training_args.max_steps < 1:
         raise UserError("max_steps: on-the-fly data is endless; set max_steps >= 1")
@@ -33,8 +44,7 @@ def load_data(builder, onfly: bool, seed: int, batch_size: int):
     (graph_seed); on the fly, the train data is a stream keyed by data_seed and --seed."""
     import datasets
 
-    from latent_lab.tasks.gssm.config import SPLIT_KEYS
-    from latent_lab.tasks.gssm.model import GSSM, rng_key, sample_in_context
+    from latent_lab.tasks.gssm.model import GSSM, rng_key
     from latent_lab.tasks.gssm.stream import GSSMStream
 
     config = builder.config
@@ -43,13 +53,7 @@ def load_data(builder, onfly: bool, seed: int, batch_size: int):
         builder.download_and_prepare()
         dataset = builder.as_dataset()
         return model, dataset["train"], dataset["validation"]
-    # Sequence s depends only on (key, s): one call gives the builder's validation tokens.
-    key = rng_key(config.data_seed, SPLIT_KEYS["validation"])
-    shape = (config.num_validation, config.seq_len)
-    if config.context:
-        tokens = sample_in_context(model.graph, *shape, key)
-    else:
-        tokens = model.sample(*shape, key)
+    tokens = validation_tokens(model, config)
     stream = GSSMStream(
         model,
         config.seq_len,
@@ -60,8 +64,45 @@ def load_data(builder, onfly: bool, seed: int, batch_size: int):
     return model, stream, datasets.Dataset.from_dict({"input_ids": tokens.tolist()})
 
 
-def task_run(model, train_dataset, eval_dataset, context: bool):
-    """The TaskRun: exact reference of the validation sequences, collator, metrics, Trainer."""
+def validation_tokens(model, config) -> np.ndarray:
+    """The builder's validation sequences, sampled directly (no train split generated):
+    sequence s depends only on (key, s)."""
+    from latent_lab.tasks.gssm.config import SPLIT_KEYS
+    from latent_lab.tasks.gssm.model import rng_key, sample_in_context
+
+    key = rng_key(config.data_seed, SPLIT_KEYS["validation"])
+    shape = (config.num_validation, config.seq_len)
+    if config.context:
+        return sample_in_context(model.graph, *shape, key)
+    return model.sample(*shape, key)
+
+
+def shift_splits(shift_builders: dict) -> tuple[dict, dict, dict]:
+    """For each eval shift: (its validation split, its own metrics) for TaskRun.eval_shifts,
+    and its exact reference and reference_for entries for results.json."""
+    import datasets
+
+    from latent_lab.tasks.gssm import metrics
+    from latent_lab.tasks.gssm.model import GSSM
+
+    shifts, reference, reference_for = {}, {}, {}
+    for name, builder in shift_builders.items():
+        config = builder.config
+        model = GSSM.from_seed(config.parsed_graph(), config.graph_seed)
+        tokens = validation_tokens(model, config)
+        table = None if config.context else metrics.BayesTable(model.graph, model.kernels, tokens)
+        split = datasets.Dataset.from_dict({"input_ids": tokens.tolist()})
+        shifts[name] = (split, metrics.GSSMMetrics(table))
+        values = exact_reference(table, tokens, model.graph.vocab_size)
+        reference.update({f"{name}_{key}": value for key, value in values.items()})
+        reference_for.update({f"eval_{name}_loss": f"{name}_bayes_loss",
+                              f"eval_{name}_accuracy": f"{name}_bayes_accuracy"})  # fmt: skip
+    return shifts, reference, reference_for
+
+
+def task_run(model, train_dataset, eval_dataset, context: bool, shift_builders=None):
+    """The TaskRun: exact reference of the validation sequences (and of every eval shift's),
+    collator, metrics, Trainer."""
     import torch
 
     from latent_lab.tasks.gssm import metrics
@@ -74,6 +115,7 @@ def task_run(model, train_dataset, eval_dataset, context: bool):
     # numba's OpenMP pool, started by the first parallel sampler or filter call above, sets the
     # OpenMP thread count torch shares to NUMBA_NUM_THREADS (OMP_NUM_THREADS=1 became 2, and
     # a loaded machine ran 10x slower); later calls leave it alone, so restore it once here.
+    shifts, shift_reference, shift_reference_for = shift_splits(shift_builders or {})
     torch.set_num_threads(threads)
     bos = graph.vocab_size
     return TaskRun(
@@ -85,8 +127,10 @@ def task_run(model, train_dataset, eval_dataset, context: bool):
         compute_metrics=metrics.GSSMMetrics(table),
         preprocess_logits_for_metrics=metrics.preprocess_logits_for_metrics,
         metrics_need_inputs=True,  # the metrics look the sequences up in the reference table
-        reference=exact_reference(table, tokens, graph.vocab_size),
-        reference_for={"eval_loss": "bayes_loss", "eval_accuracy": "bayes_accuracy"},
+        reference={**exact_reference(table, tokens, graph.vocab_size), **shift_reference},
+        reference_for={"eval_loss": "bayes_loss", "eval_accuracy": "bayes_accuracy",
+                       **shift_reference_for},  # fmt: skip
+        eval_shifts=shifts,
         special_token_ids={"bos_token_id": bos},
         trainer_class=metrics.GSSMTrainer,
         finalize=lambda trainer: {"gssm": {
