@@ -17,6 +17,7 @@ from latent_lab.tasks.registry import all_tasks, load
 COMMAND_MODULES = (
     "quickstart",
     "build",
+    "push",
     "sample",
     "init",
     "report",

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from latent_lab.config import parse_override
-from latent_lab.errors import UserError
 from latent_lab.tasks.registry import task_names
 
 
@@ -39,16 +37,27 @@ def prepare(task: str, config: str | None, overrides: list[str]):
 
 
 def run(args) -> dict:
+    if args.push_to_hub:  # refused before anything is built or written
+        from latent_lab.hub.push import check_repo_id, create_repo, hub_token
+
+        field = "--push-to-hub"
+        check_repo_id(args.push_to_hub, field)
+        token = hub_token(field)
+        create_repo(args.push_to_hub, private=args.private, token=token, field=field,
+                    repo_type="dataset")  # fmt: skip
     builder, dataset = prepare(args.task, args.config, args.set)
 
     from latent_lab.files import staged_dir, write_text_atomic
     from latent_lab.hub.dataset_card import dataset_card
 
     config_name = builder.config.name
+    hub_config = hub_config_name(args.task, builder, args.config, args.set)
     fields = builder_fields(builder, args.task)
-    output_dir = Path(args.output_dir or Path("data") / args.task / config_name)
+    output_dir = Path(args.output_dir or Path("data") / args.task / hub_config)
     description = getattr(builder, "card_description", lambda: "")()
-    card = dataset_card(args.task, config_name, fields, dataset, description)
+    card = dataset_card(
+        args.task, config_name, fields, dataset, description, hub_config, args.push_to_hub
+    )
     with staged_dir(output_dir) as staging:
         dataset.save_to_disk(str(staging))
         write_text_atomic(staging / "README.md", card)
@@ -57,13 +66,14 @@ def run(args) -> dict:
     summary = {
         "task": args.task,
         "config_name": config_name,
+        "hub_config": hub_config,
         "fields": fields,
         "output_dir": str(output_dir),
         "splits": {name: len(split) for name, split in dataset.items()},
         "pushed_to": None,
     }
     if args.push_to_hub:
-        push(dataset, args.push_to_hub, config_name, card, args.private)
+        push(dataset, args.push_to_hub, hub_config, card, args.private, token)
         summary["pushed_to"] = args.push_to_hub
     return summary
 
@@ -74,23 +84,27 @@ def builder_fields(builder, task: str) -> dict:
     return {name: getattr(builder.config, name) for name in config_fields(task)}
 
 
-def push(dataset, repo_id: str, config_name: str, card: str, private: bool) -> None:
-    """Upload Parquet shards and the card. The token comes from HF_TOKEN or the saved login."""
-    from huggingface_hub import DatasetCard
-    from huggingface_hub.errors import HfHubHTTPError, OfflineModeIsEnabled
+def hub_config_name(task: str, builder, config: str | None, overrides: list[str]) -> str:
+    """The builder config's name, or for a variant (--set, or a YAML file of fields) a name of
+    its own derived from the fields that differ (`5s5a-num_train-100`)."""
+    from latent_lab.hub.config_names import changed_fields, variant_config_name
+    from latent_lab.tasks.builders import resolve_builder_fields
 
-    if os.environ.get("HF_HUB_OFFLINE") == "1":
-        raise UserError("--push-to-hub: HF_HUB_OFFLINE=1 is set; unset it to upload")
-    try:
-        dataset.push_to_hub(repo_id, config_name=config_name, private=private)
-        # push_to_hub wrote the card's metadata (configs, sizes); keep it, use our text.
-        hub_card = DatasetCard.load(repo_id, repo_type="dataset")
-        hub_card.text = DatasetCard(card).text
-        hub_card.push_to_hub(repo_id, repo_type="dataset")
-    except OfflineModeIsEnabled:
-        raise UserError("--push-to-hub: the Hub is offline; unset HF_HUB_OFFLINE") from None
-    except (HfHubHTTPError, OSError) as error:
-        raise UserError(
-            f"--push-to-hub {repo_id}: {type(error).__name__}: check the repo id, "
-            "your login (huggingface-cli login) and the network"
-        ) from None
+    name, fields = resolve_builder_fields(task, config, dict(map(parse_override, overrides)))
+    base = next((c for c in type(builder).BUILDER_CONFIGS if c.name == name), None)
+    return variant_config_name(name, changed_fields(base, fields))
+
+
+def push(dataset, repo_id: str, hub_config: str, card: str, private: bool, token: str) -> None:
+    """Upload Parquet shards under the config's Hub name, then the card: push_to_hub's card
+    metadata (every config pushed so far, features, sizes) with our metadata and text."""
+    from huggingface_hub import DatasetCard
+
+    from latent_lab.hub.dataset_card import merge_into_hub_card
+    from latent_lab.hub.push import hub_errors
+
+    with hub_errors(repo_id, "--push-to-hub"):
+        dataset.push_to_hub(repo_id, config_name=hub_config, private=private, token=token)
+        hub_card = DatasetCard.load(repo_id, repo_type="dataset", token=token)
+        merged = merge_into_hub_card(hub_card, DatasetCard(card))
+        merged.push_to_hub(repo_id, repo_type="dataset", token=token)

@@ -6,6 +6,7 @@ import json
 import shlex
 
 import yaml
+from huggingface_hub import DatasetCard, DatasetCardData
 
 # Hugging Face's size_categories buckets, by total number of rows.
 SIZE_CATEGORIES = (
@@ -24,10 +25,10 @@ def size_category(num_rows: int) -> str:
     return next((name for limit, name in SIZE_CATEGORIES if num_rows < limit), "n>100M")
 
 
-def card_metadata(task: str, config_name: str, dataset_dict) -> dict:
-    """The card's YAML header: the layout push_to_hub uses (<config>/<split>-*), split sizes."""
+def card_data(task: str, hub_config: str, dataset_dict) -> DatasetCardData:
+    """The card's YAML header: the layout push_to_hub uses (<config>/<split>-*) and the split
+    sizes, under the config's Hub name (a --set variant has its own, config_names.py)."""
     splits = list(dataset_dict)
-    first = dataset_dict[splits[0]]
     num_rows = sum(len(dataset_dict[split]) for split in splits)
     split_sizes = [
         {
@@ -37,27 +38,31 @@ def card_metadata(task: str, config_name: str, dataset_dict) -> dict:
         }
         for split in splits
     ]
-    return {
-        "license": "mit",
-        "pretty_name": f"latent_lab {task} ({config_name})",
-        "task_categories": ["text-generation"],
-        "tags": ["latent-lab", "synthetic", task],
-        "size_categories": [size_category(num_rows)],
-        "configs": [
-            {
-                "config_name": config_name,
-                "data_files": [
-                    {"split": split, "path": f"{config_name}/{split}-*"} for split in splits
-                ],
-            }
-        ],
-        "dataset_info": {
-            "config_name": config_name,
-            "features": first.features._to_yaml_list(),
+    data_files = [{"split": split, "path": f"{hub_config}/{split}-*"} for split in splits]
+    return DatasetCardData(
+        license="mit",
+        pretty_name=f"latent_lab {task} ({hub_config})",
+        task_categories=["text-generation"],
+        tags=["latent-lab", "synthetic", task],
+        size_categories=[size_category(num_rows)],
+        configs=[{"config_name": hub_config, "data_files": data_files}],
+        dataset_info={
+            "config_name": hub_config,
             "splits": split_sizes,
             "dataset_size": sum(size["num_bytes"] for size in split_sizes),
         },
-    }
+    )
+
+
+def merge_into_hub_card(hub_card: DatasetCard, local_card: DatasetCard) -> DatasetCard:
+    """The Hub card after push_to_hub (which lists every config pushed so far, with features
+    and sizes) with our metadata and text: other configs' entries are kept."""
+    ours = local_card.data.to_dict()
+    for key, value in ours.items():
+        if key not in ("configs", "dataset_info"):
+            hub_card.data[key] = value
+    hub_card.text = local_card.text
+    return hub_card
 
 
 def _shown(value) -> str:
@@ -111,22 +116,43 @@ def _yaml_value(value) -> str:
     return text.removesuffix("...").strip()  # the end-of-document marker after a scalar
 
 
-def dataset_card(task: str, config_name: str, fields: dict, dataset_dict, description: str) -> str:
+def dataset_card(task: str, config_name: str, fields: dict, dataset_dict, description: str,
+                 hub_config: str | None = None, repo_id: str | None = None) -> str:  # fmt: skip
     """A Hugging Face dataset card (README.md): YAML header, description, builder fields, split
-    sizes, an example row, and how to rebuild the data with latent_lab."""
-    header = yaml.safe_dump(
-        card_metadata(task, config_name, dataset_dict), sort_keys=False, allow_unicode=True
-    )
+    sizes, columns, an example row, how to load it from the Hub and how to rebuild it with
+    latent_lab. config_name is the builder config; hub_config the name on the Hub (default:
+    config_name); repo_id the Hub repo when it is pushed."""
+    hub_config = hub_config or config_name
     # `name` repeats the config name (some callers pass every config field): show it once.
     fields = {k: v for k, v in fields.items() if not (k == "name" and v == config_name)}
     sections = [
-        f"---\n{header}---",
-        f"# latent_lab `{task}`: `{config_name}`",
+        f"# latent_lab `{task}`: `{hub_config}`",
         description.strip() or f"Synthetic `{task}` data made by latent_lab.",
         f"## Builder fields\n\n{_fields_table(fields)}",
         f"## Splits\n\n{_splits_table(dataset_dict)}",
+        f"## Columns\n\n{_columns_table(dataset_dict)}",
         f"## Example\n\n{_example_row(dataset_dict)}",
+        _loading(hub_config, repo_id),
         "## Rebuild\n\nThe same fields and seed give byte-identical data:\n\n"
         + rebuild_instructions(task, config_name, fields),
     ]
-    return "\n\n".join(sections) + "\n"
+    data = card_data(task, hub_config, dataset_dict)
+    return str(DatasetCard(f"---\n{data.to_yaml()}\n---\n\n" + "\n\n".join(sections) + "\n"))
+
+
+def _columns_table(dataset_dict) -> str:
+    features = next(iter(dataset_dict.values())).features
+    rows = ["| column | type |", "| --- | --- |"]
+    rows += [f"| `{name}` | `{feature!r}` |" for name, feature in features.items()]
+    return "\n".join(rows)
+
+
+def _loading(hub_config: str, repo_id: str | None) -> str:
+    repo = repo_id or "NAMESPACE/REPO"
+    where = "" if repo_id else " (once pushed with `latent-lab build ... --push-to-hub REPO`)"
+    return (
+        f"## Load\n\nFrom the Hub{where}: each config, a `--set` variant included, is its "
+        "own name in the repository.\n\n"
+        f"```python\nfrom datasets import load_dataset\n\n"
+        f"dataset = load_dataset({repo!r}, {hub_config!r})\n```"
+    )

@@ -201,3 +201,12 @@ def command_line(argv: list[str]) -> str:
     program = argv[0]
     words = ["python", program] if program.endswith(".py") else [Path(program).name]
     return shlex.join([*words, *argv[1:]])
+
+
+def previous_run_info(run_dir: str | Path) -> dict:
+    """What the run's own card recorded (command line, W&B link, dataset repo), or nothing."""
+    path = Path(run_dir) / CARD_FILE
+    if not path.is_file():
+        return {}
+    info = ModelCard.load(path).data.to_dict().get(RUN_INFO_KEY)
+    return dict(info) if isinstance(info, dict) else {}

@@ -75,19 +75,15 @@ def write_run_card(run_dir, results: dict, **run_info) -> Path:
 
 
 def push_requested_run(training_args) -> dict | None:
-    from latent_lab.hub.push import push_folder
+    from latent_lab.hub.push import create_repo, upload_run_folder
 
     request = hub_push_request(training_args)
     if request is None:
         return None
-    token = hub_token("--push_to_hub", training_args.hub_token)
-    pushed = push_folder(
-        training_args.output_dir,
-        request["repo_id"],
-        private=request["private"],
-        token=token,
-        field="--push_to_hub",
-    )
+    field = "--push_to_hub"
+    token = hub_token(field, training_args.hub_token)
+    repo_id = create_repo(request["repo_id"], private=request["private"], token=token, field=field)
+    pushed = upload_run_folder(training_args.output_dir, repo_id, token=token, field=field)
     print(f"pushed {training_args.output_dir} to {pushed['url']}", file=sys.stderr, flush=True)
     return pushed
 

@@ -71,23 +71,36 @@ def check_finished_run(run_dir: str | Path, field: str = "RUN_DIR") -> dict:
     return results
 
 
-def push_folder(run_dir: str | Path, repo_id: str, *, private: bool | None, token: str,
-                field: str) -> dict:  # fmt: skip
-    """Create the repo (kept if it exists) and upload the folder; returns where it went."""
+def create_repo(repo_id: str, *, private: bool | None, token: str, field: str,
+                repo_type: str = "model") -> str:  # fmt: skip
+    """Create the repo (kept if it exists); returns its full id (namespace/name). The Hub
+    refuses a bad name here, before anything is written."""
     from huggingface_hub import HfApi
 
-    api = HfApi(token=token)
     with hub_errors(repo_id, field):
-        repo = api.create_repo(repo_id, private=private, exist_ok=True, repo_type="model")
-        commit = api.upload_folder(
-            repo_id=repo.repo_id,
+        repo = HfApi(token=token).create_repo(
+            repo_id, private=private, exist_ok=True, repo_type=repo_type
+        )
+    return repo.repo_id
+
+
+def upload_run_folder(run_dir: str | Path, repo_id: str, *, token: str, field: str) -> dict:
+    """Upload the run folder (no checkpoints) as one commit; returns where it went."""
+    from huggingface_hub import HfApi
+
+    with hub_errors(repo_id, field):
+        commit = HfApi(token=token).upload_folder(
+            repo_id=repo_id,
             folder_path=str(run_dir),
             repo_type="model",
             commit_message="latent_lab: finished run, model card with exact references",
             ignore_patterns=IGNORED,
         )
-    commit_url = getattr(commit, "commit_url", None)
-    return {"repo_id": repo.repo_id, "url": str(repo), "commit_url": commit_url}
+    return {
+        "repo_id": repo_id,
+        "url": f"https://huggingface.co/{repo_id}",
+        "commit_url": getattr(commit, "commit_url", None),
+    }
 
 
 @contextlib.contextmanager

@@ -18,6 +18,12 @@ from latent_lab.models.sizing import (
 for _config_class, _model_class in ((LSTMConfig, LSTMForCausalLM), (RNNConfig, RNNForCausalLM)):
     AutoConfig.register(_config_class.model_type, _config_class, exist_ok=True)
     AutoModelForCausalLM.register(_config_class, _model_class, exist_ok=True)
+    # save_pretrained copies the modeling code (lstm.py or rnn.py, recurrent.py,
+    # recurrent_cache.py: relative imports only) and writes config.json's auto_map, so
+    # AutoModelForCausalLM.from_pretrained(folder_or_repo, trust_remote_code=True) works
+    # where latent_lab is not installed.
+    _config_class.register_for_auto_class()
+    _model_class.register_for_auto_class("AutoModelForCausalLM")
 
 __all__ = [
     "MODEL_TYPES",

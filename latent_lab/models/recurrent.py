@@ -22,7 +22,7 @@ from transformers import GenerationMixin, PreTrainedConfig, PreTrainedModel
 from transformers import initialization as init
 from transformers.utils import ModelOutput
 
-from latent_lab.models.recurrent_cache import RecurrentCache
+from .recurrent_cache import RecurrentCache
 
 
 class RecurrentConfig(PreTrainedConfig):

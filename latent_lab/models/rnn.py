@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from torch import nn
 
-from latent_lab.models.recurrent import RecurrentConfig, RecurrentForCausalLM
+from .recurrent import RecurrentConfig, RecurrentForCausalLM
 
 
 class RNNConfig(RecurrentConfig):
