@@ -5,6 +5,8 @@ the quickstart (slow). The grid and the plot: test_semi_synthetic_grid.py."""
 import json
 from importlib import resources
 
+import numpy as np
+import pandas as pd
 import pytest
 from recipe_processes import run_recipe_process
 
@@ -137,7 +139,18 @@ def test_lora_run_writes_every_split_metric(lora_run):
     assert (out / "adapter_config.json").is_file()  # LoRA: the adapter is what is saved
     history = json.loads((out / "trainer_state.json").read_text())["log_history"]
     assert [h["step"] for h in history if "acc_a" in h] == [0, 2]  # at start, then step 2
-    assert [h["step"] for h in history if "loss_advantage_state" in h] == [0, 2]
+    # losses (and so advantages) also at the log-spaced records point 1; generation not
+    assert [h["step"] for h in history if "loss_advantage_state" in h] == [0, 1, 2]
+    records = pd.read_parquet(out / "positions.parquet")
+    final = records[records["step"] == 2]
+    for attribute in ATTRIBUTES:
+        nocot = final[final["split"] == f"2hop_{attribute}_nocot"]
+        assert nocot["model_nll"].mean() == pytest.approx(
+            metrics[f"eval_2hop_{attribute}_nocot_loss"], rel=1e-6
+        )
+        assert set(nocot["slice_attribute"]) == {attribute} and not nocot["slice_cot"].any()
+    shuffled = final[final["split"].str.endswith("_shuffled")]
+    assert shuffled["slice_shuffled"].all() and np.isnan(shuffled["reference_nll"]).all()
 
 
 def test_wandb_offline_run_carries_group_tags_and_config_path(lora_run):

@@ -208,6 +208,8 @@ class GenerationAccuracyCallback(TrainerCallback):
             self._scored_step = None
 
     def on_evaluate(self, args, state, control, metrics=None, **kwargs):
+        if getattr(self.trainer, "extra_evaluation", False):
+            return  # a log-spaced records point, not a configured evaluation: no generation
         if self._scored_step != state.global_step:  # skip the other splits of this step
             self._scored_step = state.global_step
             self.values, shard_samples = generation_accuracies(

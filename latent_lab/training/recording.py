@@ -23,6 +23,8 @@ class PositionRecording:
         metrics_fn = self.compute_metrics
         if metrics_fn is not None and hasattr(metrics_fn, "positions"):
             metrics_fn.positions = None
+            if hasattr(metrics_fn, "split"):  # metrics whose slices depend on the split
+                metrics_fn.split = split_name(metric_key_prefix)
         output = super().evaluation_loop(
             dataloader, description, prediction_loss_only, ignore_keys, metric_key_prefix
         )
@@ -102,6 +104,10 @@ class LogSpacedEvaluations(TrainerCallback):
         if state.global_step in self.steps and not control.should_evaluate:
             # Evaluated here, not through control.should_evaluate: the best-checkpoint logic
             # must only see the configured evaluations (there is a checkpoint for those).
-            with _KeepFlags(self.trainer, control):
-                self.trainer.evaluate()
+            self.trainer.extra_evaluation = True  # costly per-evaluation callbacks skip it
+            try:
+                with _KeepFlags(self.trainer, control):
+                    self.trainer.evaluate()
+            finally:
+                self.trainer.extra_evaluation = False
         return control

@@ -79,6 +79,10 @@ def task_run(
     from trl import SFTTrainer
 
     from latent_lab.tasks.semi_synthetic import sft
+    from latent_lab.tasks.semi_synthetic.positions import (
+        TwoHopPositions,
+        preprocess_logits_for_metrics,
+    )
     from latent_lab.tasks.semi_synthetic.world_knowledge import recall_set
     from latent_lab.training.generation_accuracy import GenerationAccuracyCallback
     from latent_lab.training.runner import TaskRun
@@ -112,6 +116,8 @@ def task_run(
         model=model,
         trainer_class=SFTTrainer,
         trainer_kwargs={"peft_config": lora_args.peft_config()},
+        compute_metrics=TwoHopPositions(),
+        preprocess_logits_for_metrics=preprocess_logits_for_metrics,
         callback_factories=[
             make_accuracy_callback,
             lambda trainer: sft.LossAdvantageCallback(trainer, attributes),
