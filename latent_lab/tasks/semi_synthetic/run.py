@@ -78,20 +78,14 @@ def task_run(
     the world-knowledge stage's summary."""
     from trl import SFTTrainer
 
-    from latent_lab.tasks.semi_synthetic import sft
-    from latent_lab.tasks.semi_synthetic.positions import (
-        TwoHopPositions,
-        preprocess_logits_for_metrics,
-    )
+    from latent_lab.tasks.semi_synthetic import positions, sft
     from latent_lab.tasks.semi_synthetic.world_knowledge import recall_set
     from latent_lab.training.generation_accuracy import GenerationAccuracyCallback
     from latent_lab.training.runner import TaskRun
     from latent_lab.training.tracking import config_label
 
-    budgets = {
-        "max_new_tokens": data_args.max_new_tokens,
-        "cot_max_new_tokens": data_args.cot_max_new_tokens,
-    }
+    budgets = dict(max_new_tokens=data_args.max_new_tokens,
+                   cot_max_new_tokens=data_args.cot_max_new_tokens)  # fmt: skip
     sets = sft.generation_sets(splits, **budgets) + ([recall_set(stage["types"])] if stage else [])
     attributes = [name[len("2hop_") : -len("_nocot")] for name in splits if name.endswith("_nocot")]
     batch_size, accuracy = data_args.generation_batch_size, {}
@@ -101,11 +95,8 @@ def task_run(
         return accuracy["callback"]
 
     extra_results = {"type": e2_type, **({"world_knowledge": stage} if stage else {})}
-    described = {
-        "experiment_config_path": config_label(config_path),
-        "config_name": config_name,
-        "type": e2_type,
-    }
+    described = {"experiment_config_path": config_label(config_path),
+                 "config_name": config_name, "type": e2_type}  # fmt: skip
     metric_names = [s.name for s in sets] + [f"loss_advantage_{a}" for a in attributes]
     return TaskRun(
         task=TASK,
@@ -116,8 +107,8 @@ def task_run(
         model=model,
         trainer_class=SFTTrainer,
         trainer_kwargs={"peft_config": lora_args.peft_config()},
-        compute_metrics=TwoHopPositions(),
-        preprocess_logits_for_metrics=preprocess_logits_for_metrics,
+        compute_metrics=positions.TwoHopPositions(),
+        preprocess_logits_for_metrics=positions.preprocess_logits_for_metrics,
         callback_factories=[
             make_accuracy_callback,
             lambda trainer: sft.LossAdvantageCallback(trainer, attributes),
