@@ -16,7 +16,10 @@ def add_parser(subparsers) -> None:
         help="markdown report of a run, or a comparison of several runs",
         description=(
             "One RUN_DIR: write report.md and loss_curve.png into it. Several: write "
-            "comparison.md and comparison_loss_curve.png into their common parent folder."
+            "comparison.md and comparison_loss_curve.png into their common parent folder. Runs "
+            "with per-position records also get excess_by_position.png, "
+            "excess_over_training.png and excess_by_slice.png (several runs of one config: "
+            "mean and 95% band across seeds)."
         ),
     )
     parser.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="training --output_dir")
@@ -33,11 +36,16 @@ def run_report_command(args) -> dict:
 
     run_dirs = [Path(run_dir) for run_dir in args.run_dirs]
     runs = load_runs(run_dirs)  # fails early, naming the folder without results.json
+    from latent_lab.analysis.excess_plots import write_excess_plots
+
     if len(runs) == 1:
         summary = _single_run_report(runs[0], args.output_dir)
+        out_dir = Path(args.output_dir) if args.output_dir else runs[0].folder
     else:
         out_dir = Path(args.output_dir) if args.output_dir else common_parent(run_dirs)
         summary = _comparison_report(runs, run_dirs, out_dir)
+    summary["excess_plots"] = write_excess_plots(runs, out_dir)
+    summary["files"] += summary["excess_plots"]
     print(f"wrote {', '.join(summary['files'])}", file=sys.stderr)
     summary["runs"] = [str(run_dir) for run_dir in run_dirs]
     return summary
