@@ -103,7 +103,11 @@ class LabParser:
         self.parser = _Parser(self.dataclass_types)
 
     def known_keys(self) -> set[str]:
-        return {action.dest for action in self.parser._actions if action.dest != "help"}
+        """The fields a config or the command line may set: every init field of the argument
+        dataclasses (what HfArgumentParser makes an option of)."""
+        import dataclasses
+
+        return {f.name for cls in self.dataclass_types for f in dataclasses.fields(cls) if f.init}
 
     def parse(self, argv: list[str] | None = None):
         import sys

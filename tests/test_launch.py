@@ -138,6 +138,8 @@ def test_expansion_writes_one_config_per_task(tmp_path):
         # seeds of one grid point share config_name (aggregate's default grouping) and W&B group
         "config_name": "quick/lr3e-3-nhl1",
         "wandb_group": "sweep/quick/lr3e-3-nhl1",
+        # a task run again (a requeued SLURM task) continues from its last checkpoint
+        "resume": True,
     }
     assert tasks[4].config["config_name"] == task.config["config_name"]
     assert [task.run_name for task in expand_grid(load_grid(tmp_path / "grid.yaml"))] == [
@@ -164,9 +166,9 @@ def test_dry_run_slurm_writes_tasks_and_array_script(tmp_path, capsys):
     assert "#SBATCH --gres=gpu:2" in lines
     assert f"#SBATCH --output={sweep}/logs/%A_%a.out" in lines
     command = next(line for line in lines if line.startswith("accelerate launch"))
-    assert "--num_processes 2" in command
+    assert "--num_processes 2" in command and "--multi_gpu" in command
     assert command.endswith(
-        f"recipes/char_stream.py --config {sweep}/tasks/$SLURM_ARRAY_TASK_ID.yaml"
+        f"recipes/char_stream.py --config {sweep}/tasks/$SLURM_ARRAY_TASK_ID.yaml &"
     )
     assert any(line.startswith("cd ") for line in lines[: lines.index(command)])
     assert 'if [ -f "$RUN_DIR/results.json" ]; then' in lines

@@ -38,6 +38,9 @@ class GridSpec:
     seeds: list[int]
     output_dir: Path
     slurm: dict = field(default_factory=dict)
+    # The recipe has `resume` (every lab recipe): tasks continue from their last checkpoint
+    # when run again (a requeued SLURM task, a local grid launched again).
+    resumable: bool = False
 
     @property
     def tasks_dir(self) -> Path:
@@ -105,7 +108,9 @@ def load_grid(path: str | os.PathLike) -> GridSpec:
         output_dir=Path(str(data["output_dir"])).expanduser().resolve(),
         slurm=_slurm_section(source, data.get("slurm")),
     )
-    check_keys_known(spec, set(parser.known_keys()))
+    known = set(parser.known_keys())
+    check_keys_known(spec, known)
+    spec.resumable = "resume" in known
     return spec
 
 
@@ -169,6 +174,8 @@ def expand_grid(spec: GridSpec) -> list[GridTask]:
             config.update(seed=seed, run_name=name, output_dir=str(run_dir))
             config["config_name"] = config_name
             config.setdefault("wandb_group", f"{spec.output_dir.name}/{config_name}")
+            if spec.resumable:
+                config.setdefault("resume", True)  # no checkpoint yet: a clean start
             task_file = spec.tasks_dir / f"{len(tasks)}.yaml"
             tasks.append(GridTask(len(tasks), name, values, seed, config, task_file, run_dir))
     _check_unique_names(spec, tasks)

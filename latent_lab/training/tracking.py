@@ -51,10 +51,12 @@ def wandb_run_url() -> str | None:
 
 def finish_wandb_run(args) -> None:
     """End this run's W&B run: the HF integration leaves it open until the process exits, so the
-    next run in the same process (a curriculum stage) would log into it."""
+    next run in the same process (a curriculum stage) would log into it. teardown() too: wandb
+    reads WANDB_* once per setup, so the next run's group and tags would be this one's."""
     wandb = sys.modules.get("wandb")
     if "wandb" in (args.report_to or []) and wandb is not None and wandb.run is not None:
         wandb.finish()
+        wandb.teardown()
 
 
 def set_log_levels(args) -> None:

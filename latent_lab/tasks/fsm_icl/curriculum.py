@@ -94,6 +94,7 @@ def stage_arguments(base, stage: dict, index: int, root: Path, config_name: str)
     """(data, model, training) arguments of one stage: the base ones with the stage's keys,
     typed and validated by the fsm_icl recipe's own parser. Each later stage starts from the
     previous stage's model (run_stages sets init_from once that folder exists)."""
+    from latent_lab.hub.publish import carry_hub_push
     from latent_lab.tasks.fsm_icl.arguments import make_parser
 
     argv = [word for key, value in stage.items() for word in (f"--{key}", _as_text(value))]
@@ -113,8 +114,19 @@ def stage_arguments(base, stage: dict, index: int, root: Path, config_name: str)
         output_dir=str(root / name),
         run_name=f"{training_args.run_name}-{name}",
         config_name=f"{config_name}/{name}",
+        wandb_tags=stage_tags(training_args, name),
+        **carry_hub_push(base[2]),  # replace drops the deferred --push_to_hub: ask again
     )
     return data_args, model_args, training_args
+
+
+def stage_tags(training_args, name: str) -> str:
+    """Each stage is its own W&B run (finished when the stage ends) in the curriculum's group,
+    tagged with its stage on top of the curriculum's tags."""
+    import os
+
+    tags = training_args.wandb_tags or os.environ.get("WANDB_TAGS") or ""
+    return ",".join([*(tag.strip() for tag in tags.split(",") if tag.strip()), name])
 
 
 def check_stage_arguments(runs) -> list:
