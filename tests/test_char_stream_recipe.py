@@ -48,7 +48,11 @@ def test_results_json_has_the_contract_fields(finished_run):
     assert on_disk["task"] == "char_stream"
     assert on_disk["config_name"] == "quick"
     assert on_disk["seed"] == 3
-    assert on_disk["reference"] == {"best_answer_accuracy": 1.0}
+    reference = on_disk["reference"]
+    assert reference["best_answer_accuracy"] == 1.0
+    assert 0.3 < reference["reference_nll"] < on_disk["metrics"]["eval_loss"]
+    assert 0.2 < reference["reference_accuracy"] < 1.0
+    assert on_disk["reference_for"]["eval_loss"] == "reference_nll"
     assert 0.0 <= on_disk["metrics"]["answer_accuracy"] <= 1.0
     assert on_disk["metrics"]["eval_loss"] > 0
     assert "hub_token" not in on_disk["config"]
@@ -144,7 +148,12 @@ def test_function_stream_with_a_separator_end_to_end(user_streams):
     results = run_recipe(argv)
     assert results["config"]["stream"] == "mystreams:mirror"
     assert results["config"]["separator"] == "="
-    assert results["reference"] == {"best_answer_accuracy": 1.0}
+    assert results["reference"] == {
+        "best_answer_accuracy": 1.0,
+        "reference_nll": None,
+        "reference_accuracy": None,
+    }
+    assert "without a line_distribution hook" in results["reference_unavailable"]
     assert all(len(sample.split("=")[0]) == 3 for sample in results["samples"])
 
 

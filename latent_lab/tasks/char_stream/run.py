@@ -1,7 +1,8 @@
 """What the char-stream recipe hands the runner (the course's basic.py, nanoGPT style): random
 windows of block_size characters from the training lines (keyed by --seed) and a fixed set of
 validation windows (keyed by data_seed), the character tokenizer, and answer exact match on
-held-out prompts beside its exact ceiling (docs/spec/char_streams.md)."""
+held-out prompts beside its exact ceiling (docs/spec/char_streams.md), and the exact
+per-character optimum on the validation windows (reference.py): reference_nll beside eval_loss."""
 
 from __future__ import annotations
 
@@ -56,6 +57,7 @@ def task_run(dataset, data_args, training_args, data_seed: int):
     train_windows, eval_windows = windows(dataset, data_args, training_args, data_seed)
     prompts, answers, ceiling = held_out_answers(dataset, data_args.answer_eval_prompts)
     answers_scored = answer_set(prompts, answers, tokenizer)
+    optimum, missing = validation_reference(data_args, tokenizer, eval_windows)
     return TaskRun(
         task="char_stream",
         train_dataset=train_windows,
@@ -65,13 +67,30 @@ def task_run(dataset, data_args, training_args, data_seed: int):
         data_collator=default_data_collator,
         callback_factories=[lambda trainer: GenerationAccuracyCallback(
             trainer, tokenizer, [answers_scored], batch_size=ANSWER_BATCH_SIZE)],
-        reference={"best_answer_accuracy": ceiling},
-        reference_for={METRIC: "best_answer_accuracy"},
+        reference={"best_answer_accuracy": ceiling, **optimum},
+        reference_for={METRIC: "best_answer_accuracy", "eval_loss": "reference_nll"},
         special_token_ids={
             "eos_token_id": tokenizer.eos_token_id, "pad_token_id": tokenizer.pad_token_id},
         finalize=lambda trainer: {"samples": samples(
-            trainer, tokenizer, prompts[: data_args.num_report_samples], data_args.block_size)},
+            trainer, tokenizer, prompts[: data_args.num_report_samples], data_args.block_size),
+            **({"reference_unavailable": missing} if missing else {})},
     )  # fmt: skip
+
+
+def validation_reference(data_args, tokenizer, eval_windows) -> tuple[dict, str | None]:
+    """reference_nll and reference_accuracy: the exact per-character optimum (reference.py)
+    averaged over the validation windows' scored positions (those after a window's first
+    newline). A stream without one (a module:function stream without a line_distribution
+    hook, or too many lines) gets None and the reason, logged and kept in results.json."""
+    import logging
+
+    from latent_lab.tasks.char_stream.reference import reference_scalars, vocabulary_of
+
+    config = data_args.check().config  # the named config with this run's overrides
+    optimum, missing = reference_scalars(config, vocabulary_of(tokenizer), eval_windows)
+    if missing:
+        logging.getLogger(__name__).warning("char_stream: no exact reference: %s", missing)
+    return optimum, missing
 
 
 def windows(dataset, data_args, training_args, data_seed: int):

@@ -33,6 +33,7 @@ TEXT_FILTERS: dict[str, Callable[[str], str]] = {
 }
 FILTER_NAMES = (*TEXT_FILTERS, "len", "add:K")
 FIELD_KINDS = ("word", "range", "choices")
+WORD_DEFAULTS = {"alphabet": "abcde", "min_len": 1, "max_len": 3}
 NAME = re.compile(r"^[A-Za-z_]\w*$")
 # `{{` and `}}` are literal braces; `{...}` a placeholder; a lone brace is a mistake.
 TOKEN = re.compile(r"\{\{|\}\}|\{([^{}]*)\}|[{}]")
@@ -94,8 +95,8 @@ def _word_field(spec, where: str):
     spec = {} if spec is None else spec
     if not isinstance(spec, Mapping) or set(spec) - {"alphabet", "min_len", "max_len"}:
         raise UserError(f"{where}: word takes {{alphabet, min_len, max_len}}, got {spec!r}")
-    alphabet = spec.get("alphabet", "abcde")
-    min_len, max_len = spec.get("min_len", 1), spec.get("max_len", 3)
+    spec = {**WORD_DEFAULTS, **spec}
+    alphabet, min_len, max_len = spec["alphabet"], spec["min_len"], spec["max_len"]
     if not isinstance(alphabet, str) or not alphabet:
         raise UserError(f"{where}: alphabet must be text (quote it), got {alphabet!r}")
     lengths_ok = all(isinstance(n, int) and not isinstance(n, bool) for n in (min_len, max_len))
@@ -179,8 +180,8 @@ class TemplateLine:
         )
         self.split_part = next(literal_with_separator, None)
 
-    def __call__(self, rng: np.random.Generator) -> str:
-        values = {name: draw(rng) for name, draw in self.samplers.items()}
+    def render(self, values: Mapping) -> tuple[str, int | None]:
+        """(line, where the template means its separator to start) for given field values."""
         pieces, intended_split, length = [], None, 0
         for index, part in enumerate(self.parts):
             text = part if isinstance(part, str) else _render(values[part.field], part.filters)
@@ -188,7 +189,11 @@ class TemplateLine:
                 intended_split = length + text.find(self.separator)
             pieces.append(text)
             length += len(text)
-        line = "".join(pieces)
+        return "".join(pieces), intended_split
+
+    def __call__(self, rng: np.random.Generator) -> str:
+        values = {name: draw(rng) for name, draw in self.samplers.items()}
+        line, intended_split = self.render(values)
         if intended_split is not None and line.find(self.separator) != intended_split:
             raise UserError(
                 f"{self.where}: line {line!r} has the separator {self.separator!r} inside a "
@@ -211,6 +216,13 @@ def _template_text(data: dict, where: str) -> str:
 
 def template_stream(path: str, separator: str | None = None) -> Stream:
     """Load a YAML template stream; `separator` (None: the file's) ends every prompt."""
+    line, _ = load_template(path, separator)
+    return Stream(path, line.separator, lambda rng, count: [line(rng) for _ in range(count)])
+
+
+def load_template(path: str, separator: str | None = None) -> tuple[TemplateLine, dict]:
+    """The checked template of a YAML stream and its field specs ({name: {kind: options}}, in
+    drawing order): what the stream draws, for line_distribution.py to enumerate."""
     where = f"template {path}"
     data = load_yaml(path)
     template = _template_text(data, where)
@@ -230,5 +242,4 @@ def template_stream(path: str, separator: str | None = None) -> Stream:
     if unused:
         raise UserError(f"{where}: field {unused[0]!r} is not used in the template; remove it")
     samplers = {name: draw for name, (draw, _) in fields.items()}
-    line = TemplateLine(parts, samplers, separator, where)
-    return Stream(path, separator, lambda rng, count: [line(rng) for _ in range(count)])
+    return TemplateLine(parts, samplers, separator, where), dict(data["fields"])
