@@ -11,6 +11,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from latent_lab.analysis.bounds import clip_interval, metric_bounds
 from latent_lab.analysis.run_files import RESULTS_FILE, RunFolder, _read_json
 from latent_lab.errors import UserError
 
@@ -29,7 +30,7 @@ class GroupSummary:
     references: dict[str, list[float]] = field(default_factory=dict)
 
     def stats(self, metric: str) -> dict:
-        summary = summarize(self.values.get(metric, []))
+        summary = summarize(self.values.get(metric, []), metric_bounds(metric))
         refs = self.references.get(metric) or []
         summary["reference"] = sum(refs) / len(refs) if refs else None
         return summary
@@ -57,9 +58,10 @@ class Aggregate:
         }
 
 
-def summarize(values: list[float]) -> dict:
-    """n, mean, sample std (ddof=1) and the Student-t 95% CI of the mean; std and CI are None
-    for one value (a spread cannot be estimated), everything but n is None for none."""
+def summarize(values: list[float], bounds=None) -> dict:
+    """n, mean, sample std (ddof=1) and the Student-t 95% CI of the mean, clipped to the
+    metric's range (`bounds`, e.g. [0, 1] for an accuracy: analysis/bounds.py); std and CI are
+    None for one value (a spread cannot be estimated), everything but n is None for none."""
     import numpy as np
     from scipy import stats
 
@@ -73,6 +75,8 @@ def summarize(values: list[float]) -> dict:
         std = float(array.std(ddof=1))
         half_width = float(stats.t.ppf(0.5 + CONFIDENCE / 2, n - 1)) * std / math.sqrt(n)
         low, high = mean - half_width, mean + half_width
+        if bounds is not None:
+            low, high = clip_interval(low, high, bounds, values)
     return {
         "n": n,
         "mean": mean,

@@ -19,6 +19,7 @@ import sys
 from pathlib import Path
 
 from latent_lab.analysis.aggregate import load_results, summarize
+from latent_lab.analysis.bounds import metric_bounds
 from latent_lab.config import argparse_one_line_errors
 from latent_lab.errors import UserError, exit_on_user_error
 from latent_lab.files import write_text_atomic
@@ -66,7 +67,8 @@ def type_summaries(folders) -> list[dict]:
             "runs": len(by_type[e2_type]),
             **{
                 quantity: summarize(
-                    [r[quantity] for r in by_type[e2_type] if r[quantity] is not None]
+                    [r[quantity] for r in by_type[e2_type] if r[quantity] is not None],
+                    metric_bounds(quantity),
                 )
                 for quantity in QUANTITIES
             },
