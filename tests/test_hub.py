@@ -164,7 +164,8 @@ def test_card_carries_base_model_dataset_and_wandb_link(tmp_path):
 
 def test_latent_lab_push_sends_a_finished_run(pushed_run, online, capsys, monkeypatch):
     out, _, _ = pushed_run
-    code = latent_lab.cli.main(["push", str(out), "me/other-name", "--private"])
+    argv = ["push", str(out), "me/other-name", "--private", "--dataset-repo", "me/fsm-data"]
+    code = latent_lab.cli.main(argv)
     captured = capsys.readouterr()
     assert code == 0, captured.err
     summary = json.loads(captured.out.strip().splitlines()[-1])
@@ -174,6 +175,31 @@ def test_latent_lab_push_sends_a_finished_run(pushed_run, online, capsys, monkey
     card = ModelCard.load(out / "README.md")
     assert "'me/other-name'" in card.text and upload["card"] == str(card)
     assert "--push_to_hub" in card.data.to_dict()["latent_lab"]["command"]  # the run's command
+    assert card.data.datasets == ["me/fsm-data"]
+    assert {r.dataset_type for r in card.data.eval_results} == {"me/fsm-data"}
+
+
+def test_curriculum_pushes_each_stage_to_one_repo(online, tmp_path):
+    import yaml
+
+    from recipes import fsm_curriculum
+
+    config = tmp_path / "two_stages.yaml"
+    stage = {"num_train": 12, "num_validation": 8, "num_test": 8}
+    config.write_text(yaml.safe_dump({"model_type": "lstm", "hidden_size": 16,
+                                      "num_hidden_layers": 1,
+                                      "stages": [{"dataset": "3s3a", **stage},
+                                                 {"dataset": "5s5a", **stage}]}))  # fmt: skip
+    root = tmp_path / "curriculum"
+    argv = ["--config", str(config), "--output_dir", str(root), "--max_steps", "1",
+            "--per_device_train_batch_size", "4", "--position_record_points", "0",
+            "--push_to_hub", "true", "--hub_model_id", "me/curriculum"]  # fmt: skip
+    fsm_curriculum.main(*fsm_curriculum.make_parser().parse(argv))
+    assert [c["repo_id"] for c in online.created] == ["me/curriculum"] * 2
+    assert [u["repo_id"] for u in online.uploads] == ["me/curriculum"] * 2
+    assert [u["card"] for u in online.uploads] == [
+        (root / name / "README.md").read_text() for name in ("stage0-3s3a", "stage1-5s5a")
+    ]  # the repo ends with the final stage
 
 
 def cli_error(argv, capsys) -> str:
