@@ -34,7 +34,10 @@ def main(data_args, model_args, training_args, config_path=None):
     ################
     # Windows, character tokenizer, held-out answers and their exact ceiling
     ################
-    task_run = char_stream.task_run(dataset, data_args, training_args, builder.config.data_seed)
+    shifts = data_args.shift_builders()  # eval_shifts: more splits, each with its optimum
+    task_run = char_stream.task_run(
+        dataset, data_args, training_args, builder.config.data_seed, shifts
+    )
 
     ################
     # Train, evaluate, save the model, results.json and the report

@@ -52,7 +52,7 @@ def test_results_json_has_the_contract_fields(finished_run):
     assert reference["best_answer_accuracy"] == 1.0
     assert 0.3 < reference["reference_nll"] < on_disk["metrics"]["eval_loss"]
     assert 0.2 < reference["reference_accuracy"] < 1.0
-    assert on_disk["reference_for"]["eval_loss"] == "reference_nll"
+    assert on_disk["reference_for"]["eval_scored_loss"] == "reference_nll"
     assert 0.0 <= on_disk["metrics"]["answer_accuracy"] <= 1.0
     assert on_disk["metrics"]["eval_loss"] > 0
     assert "hub_token" not in on_disk["config"]

@@ -6,6 +6,8 @@ per-character optimum on the validation windows (reference.py): reference_nll be
 
 from __future__ import annotations
 
+import numpy as np
+
 from latent_lab.errors import UserError
 
 POSITIONAL_MODELS = ("gpt2", "llama")  # models with a maximum input length
@@ -44,10 +46,12 @@ def load_data(builder):
     return builder.as_dataset()
 
 
-def task_run(dataset, data_args, training_args, data_seed: int):
-    """The TaskRun: windows, tokenizer, the answer_accuracy callback and its exact ceiling."""
+def task_run(dataset, data_args, training_args, data_seed: int, shift_builders=None):
+    """The TaskRun: windows, tokenizer, per-position records beside the exact per-character
+    optimum (also for every eval shift), and answer exact match beside its exact ceiling."""
     from transformers import default_data_collator
 
+    from latent_lab.tasks.char_stream import positions
     from latent_lab.tasks.char_stream.answer_accuracy import METRIC, answer_set
     from latent_lab.tasks.char_stream.tokenizer import tokenizer_from_dataset
     from latent_lab.training.generation_accuracy import GenerationAccuracyCallback
@@ -57,7 +61,20 @@ def task_run(dataset, data_args, training_args, data_seed: int):
     train_windows, eval_windows = windows(dataset, data_args, training_args, data_seed)
     prompts, answers, ceiling = held_out_answers(dataset, data_args.answer_eval_prompts)
     answers_scored = answer_set(prompts, answers, tokenizer)
-    optimum, missing = validation_reference(data_args, tokenizer, eval_windows)
+    config = data_args.check().config  # the named config with this run's overrides
+    metrics, optimum, missing = split_metrics(config, tokenizer, eval_windows)
+    shifts, shift_reference = shift_splits(shift_builders or {}, data_args, tokenizer, data_seed)
+
+    def make_answers_callback(trainer):
+        return GenerationAccuracyCallback(
+            trainer, tokenizer, [answers_scored], batch_size=ANSWER_BATCH_SIZE
+        )
+
+    def finalize(trainer):
+        chosen = prompts[: data_args.num_report_samples]
+        found = {"samples": samples(trainer, tokenizer, chosen, data_args.block_size)}
+        return {**found, **({"reference_unavailable": missing} if missing else {})}
+
     return TaskRun(
         task="char_stream",
         train_dataset=train_windows,
@@ -65,32 +82,78 @@ def task_run(dataset, data_args, training_args, data_seed: int):
         vocab_size=len(tokenizer),
         tokenizer=tokenizer,
         data_collator=default_data_collator,
-        callback_factories=[lambda trainer: GenerationAccuracyCallback(
-            trainer, tokenizer, [answers_scored], batch_size=ANSWER_BATCH_SIZE)],
-        reference={"best_answer_accuracy": ceiling, **optimum},
-        reference_for={METRIC: "best_answer_accuracy", "eval_loss": "reference_nll"},
+        compute_metrics=metrics,
+        preprocess_logits_for_metrics=positions.preprocess_logits_for_metrics,
+        metrics_need_inputs=True,
+        eval_shifts=shifts,
+        callback_factories=[make_answers_callback],
+        reference={"best_answer_accuracy": ceiling, **optimum, **shift_reference},
+        reference_for={METRIC: "best_answer_accuracy", **reference_names("eval", "")},
         special_token_ids={
-            "eos_token_id": tokenizer.eos_token_id, "pad_token_id": tokenizer.pad_token_id},
-        finalize=lambda trainer: {"samples": samples(
-            trainer, tokenizer, prompts[: data_args.num_report_samples], data_args.block_size),
-            **({"reference_unavailable": missing} if missing else {})},
-    )  # fmt: skip
+            "eos_token_id": tokenizer.eos_token_id,
+            "pad_token_id": tokenizer.pad_token_id,
+        },
+        finalize=finalize,
+    )
 
 
-def validation_reference(data_args, tokenizer, eval_windows) -> tuple[dict, str | None]:
-    """reference_nll and reference_accuracy: the exact per-character optimum (reference.py)
-    averaged over the validation windows' scored positions (those after a window's first
-    newline). A stream without one (a module:function stream without a line_distribution
-    hook, or too many lines) gets None and the reason, logged and kept in results.json."""
+def reference_names(prefix: str, name: str) -> dict:
+    """Trainer metric -> its exact reference in results.json (`name`: a shift's, or '')."""
+    short = f"{name}_" if name else ""
+    return {
+        f"{prefix}_scored_loss": f"{short}reference_nll",
+        f"{prefix}_accuracy": f"{short}reference_accuracy",
+    }
+
+
+def split_metrics(config, tokenizer, split_windows):
+    """(CharStreamMetrics, its scalar references, why there is none) for windows of a split."""
     import logging
 
-    from latent_lab.tasks.char_stream.reference import reference_scalars, vocabulary_of
+    from latent_lab.tasks.char_stream.positions import CharStreamMetrics
+    from latent_lab.tasks.char_stream.reference import (
+        NoReference,
+        config_reference,
+        reference_scalars,
+        vocabulary_of,
+    )
+    from latent_lab.tasks.char_stream.streams import make_stream
 
-    config = data_args.check().config  # the named config with this run's overrides
-    optimum, missing = reference_scalars(config, vocabulary_of(tokenizer), eval_windows)
+    vocabulary = vocabulary_of(tokenizer)
+    separator = make_stream(config.stream, config.stream_options, config.separator).separator
+    try:
+        reference = config_reference(config, vocabulary)
+    except NoReference:
+        reference = None
+    optimum, missing = reference_scalars(config, vocabulary, split_windows)
     if missing:
         logging.getLogger(__name__).warning("char_stream: no exact reference: %s", missing)
-    return optimum, missing
+    return CharStreamMetrics(reference, vocabulary, separator), optimum, missing
+
+
+def shift_splits(shift_builders: dict, data_args, tokenizer, data_seed: int):
+    """({name: (validation windows, their metrics)}, the shifts' references): each shift's
+    validation lines in the training tokenizer's ids (a character it lacks is an error)."""
+    from latent_lab.tasks.char_stream.windows import RandomWindows
+
+    shifts, reference = {}, {}
+    vocabulary = tokenizer.get_vocab()
+    for name, builder in shift_builders.items():
+        split = load_data(builder)["validation"]
+        text = "".join(split["text"])
+        unknown = sorted(set(text) - set(vocabulary))
+        if unknown:
+            raise UserError(
+                f"eval_shifts.{name}: characters {unknown} are not in the training "
+                "vocabulary; the model cannot read them"
+            )
+        ids = np.asarray([vocabulary[c] for c in text], dtype=np.int64)
+        size, count = data_args.block_size, data_args.eval_num_windows
+        split_windows = RandomWindows(ids, size, count, data_seed)
+        metrics, optimum, _ = split_metrics(builder.config, tokenizer, split_windows)
+        shifts[name] = (split_windows, metrics)
+        reference.update({f"{name}_{key}": value for key, value in optimum.items()})
+    return shifts, reference
 
 
 def windows(dataset, data_args, training_args, data_seed: int):

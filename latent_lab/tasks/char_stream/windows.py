@@ -41,5 +41,10 @@ class RandomWindows(Dataset):
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
         start = int(self.offsets[index])
         window = self.tokens[start : start + self.block_size]
-        # HF causal LMs shift labels themselves: labels equal the inputs.
-        return {"input_ids": window, "labels": window}
+        # HF causal LMs shift labels themselves, so the first label predicts nothing: -100 there,
+        # or Trainer's num_items_in_batch counts it and every reported loss is (T-1)/T too low.
+        # The mask is all ones (nothing is padded; the newline is the tokenizer's pad): Trainer
+        # counts training tokens by it.
+        labels = window.clone()
+        labels[0] = -100
+        return {"input_ids": window, "attention_mask": torch.ones_like(window), "labels": labels}

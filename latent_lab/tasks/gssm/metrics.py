@@ -44,7 +44,11 @@ class GSSMCollator:
         input_ids = torch.cat([bos, tokens], dim=1)
         # all ones: nothing is padded; it lets Trainer count training tokens without padding
         mask = torch.ones_like(input_ids)
-        return {"input_ids": input_ids, "attention_mask": mask, "labels": input_ids.clone()}
+        # BOS is never a target: -100, or Trainer's num_items_in_batch counts it and the loss it
+        # reports is T/(T+1) of the true per-token mean
+        labels = input_ids.clone()
+        labels[:, 0] = -100
+        return {"input_ids": input_ids, "attention_mask": mask, "labels": labels}
 
 
 def preprocess_logits_for_metrics(logits, labels) -> tuple[torch.Tensor, torch.Tensor]:
