@@ -34,7 +34,10 @@ def load_records(run) -> object | None:
     records = pd.read_parquet(path)
     reference = records["reference_nll"].to_numpy(dtype=float)
     has_reference = not np.isnan(reference).all()
-    records["excess"] = records["model_nll"] - (reference if has_reference else 0.0)
+    if has_reference:  # positions the optimum does not score (a char window's first line)
+        records = records[~np.isnan(reference)].reset_index(drop=True)
+        reference = reference[~np.isnan(reference)]
+    records["excess"] = records["model_nll"].to_numpy() - (reference if has_reference else 0.0)
     records.attrs["has_reference"] = has_reference
     return records
 
