@@ -133,11 +133,11 @@ def fake_slurm(tmp_path, monkeypatch):
     (recipes / "configs" / "stand_in").mkdir(parents=True)
     (recipes / "stand_in.py").write_text(STAND_IN_RECIPE)
     (recipes / "configs" / "stand_in" / "base.yaml").write_text("steps: 6\n")
-    (tmp_path / "stand_in_parser.py").write_text(STAND_IN_PARSER)
+    (tmp_path / "slurm_stand_in_parser.py").write_text(STAND_IN_PARSER)
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.setenv("LATENT_LAB_RECIPES", str(recipes))
     task = registry.Task("stand_in", "", "", (), (), "", "", (),
-                         recipes={"stand_in": "stand_in_parser:make_parser"})  # fmt: skip
+                         recipes={"stand_in": "slurm_stand_in_parser:make_parser"})  # fmt: skip
     tasks = {**registry.all_tasks(), "stand_in": task}
     monkeypatch.setattr(registry, "all_tasks", lambda: tasks)
     return state
