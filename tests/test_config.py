@@ -46,8 +46,20 @@ def test_every_difficulty_settings_file_parses(name):
 
     from latent_lab.tasks.gssm.difficulty_command import difficulty_settings
 
-    names = ("grid", "graph_seeds", "reference", "num_sequences", "seq_len", "data_seed",
-             "measure", "target", "small_alpha", "output_dir")  # fmt: skip
+    names = (
+        "grid",
+        "graph_seeds",
+        "reference",
+        "num_sequences",
+        "seq_len",
+        "data_seed",
+        "measure",
+        "target",
+        "small_alpha",
+        "output_dir",
+        "tolerance",
+        "max_graph_seeds",
+    )
     flags = dict.fromkeys(names)
     path = recipes_dir() / "difficulty" / name
     settings, _ = difficulty_settings(SimpleNamespace(config=str(path), **flags))

@@ -24,7 +24,8 @@ TINY = {
         {"name": "X", "state_dim": 5, "parents": ["Z"]},
     ]
 }
-FAST = dict(grid=(0.02, 2.0, 3), graph_seeds=(0, 1), num_sequences=6, seq_len=40)
+# tolerance 1: the two graph seeds as given (test_more_graph_seeds_... checks the reseeding)
+FAST = dict(grid=(0.02, 2.0, 3), graph_seeds=(0, 1), num_sequences=6, seq_len=40, tolerance=1.0)
 
 
 def settings(**changes):
@@ -170,8 +171,8 @@ def difficulty_cli(config, capsys, *flags):
 
 def test_shards_then_merge_equal_the_unsharded_run(tmp_path, capsys):
     config = tmp_path / "difficulty.yaml"
-    settings_file = {"graph": str(tmp_path / "tiny.yaml"), "grid": [0.02, 2, 3],
-                     "graph_seeds": 2, "num_sequences": 6, "seq_len": 40}  # fmt: skip
+    settings_file = {"graph": str(tmp_path / "tiny.yaml"), "grid": [0.02, 2, 3], "graph_seeds": 2,
+                     "num_sequences": 6, "seq_len": 40, "tolerance": 1}  # fmt: skip
     config.write_text(yaml.safe_dump(settings_file))
     (tmp_path / "tiny.yaml").write_text(yaml.safe_dump(TINY | {"alpha_X": 1, "alpha_Z": 1}))
     whole = difficulty_cli(config, capsys, "--output-dir", tmp_path / "whole", "--target", "0.4")
@@ -189,6 +190,20 @@ def test_shards_then_merge_equal_the_unsharded_run(tmp_path, capsys):
     assert [(r["alpha_X"], r["alpha_Z"]) for r in records] == [
         (x, z) for x in alphas for z in alphas
     ]
+
+
+def test_more_graph_seeds_until_the_standard_error_is_under_the_tolerance():
+    """An unmeetable tolerance doubles the graph seeds up to the cap and says it was not met;
+    the reported standard error is the per-seed values' std / sqrt(seeds)."""
+    chosen = settings(reference=(0.2, 0.2), small_alpha=0.05, tolerance=1e-9, max_graph_seeds=4)
+    pairs = [pair for pair in difficulty.solve_pairs(chosen) if pair["found"]]
+    assert pairs
+    for pair in pairs:
+        assert pair["graph_seeds"] == [0, 1, 2, 3] and pair["tolerance_met"] is False
+        values = pair["bayes_entropy_rate_per_seed"]
+        assert pair["bayes_entropy_rate_se"] == pytest.approx(np.std(values, ddof=1) / 2)
+    loose = difficulty.solve_pairs(settings(reference=(0.2, 0.2), small_alpha=0.05))
+    assert all(p["graph_seeds"] == [0, 1] for p in loose if p["found"])
 
 
 def test_merge_refuses_missing_or_mixed_shards(tmp_path):

@@ -43,6 +43,9 @@ def add_parser(subparsers) -> None:
     difficulty.add_argument("--target", type=float, help="difficulty to match")
     difficulty.add_argument("--reference", help="AX,AZ: match the difficulty of this pair")
     difficulty.add_argument("--small-alpha", type=float, help="the small alpha (default 1e-3)")
+    tolerance = "largest standard error across graph seeds of a solved pair (default 0.005)"
+    difficulty.add_argument("--tolerance", type=float, help=tolerance)
+    difficulty.add_argument("--max-graph-seeds", type=int, help="at most this many (default 48)")
     difficulty.add_argument("--shard", help="I/N: measure only shard I of N (0 <= I < N)")
     difficulty.add_argument("--merge", metavar="DIR", help="join DIR's shards, then plot/solve")
     difficulty.add_argument("--output-dir", help="default runs/gssm_difficulty/<config>")

@@ -11,7 +11,8 @@ from latent_lab.errors import UserError
 from latent_lab.tasks.gssm.commands import _first, load_config, split_config
 
 DIFFICULTY_KEYS = ("graph", "grid", "graph_seeds", "num_sequences", "seq_len", "data_seed",
-                   "measure", "target", "reference", "small_alpha", "output_dir")  # fmt: skip
+                   "measure", "target", "reference", "small_alpha", "output_dir", "tolerance",
+                   "max_graph_seeds")  # fmt: skip
 
 
 def difficulty_settings(args):
@@ -28,7 +29,8 @@ def difficulty_settings(args):
         "reference": _numbers(args.reference, "--reference") if args.reference else None,
         "num_sequences": args.num_sequences, "seq_len": args.seq_len,
         "data_seed": args.data_seed, "measure": args.measure, "target": args.target,
-        "small_alpha": args.small_alpha,
+        "small_alpha": args.small_alpha, "tolerance": args.tolerance,
+        "max_graph_seeds": args.max_graph_seeds,
     }  # fmt: skip
     if args.target is not None:  # a target on the command line replaces a file's reference
         fields.pop("reference", None)
@@ -72,10 +74,10 @@ def _normalised(values: dict) -> dict:
         if "reference" in out:
             alpha_X, alpha_Z = (float(v) for v in out["reference"])
             out["reference"] = (alpha_X, alpha_Z)
-        for key in ("target", "small_alpha"):
+        for key in ("target", "small_alpha", "tolerance"):
             if key in out:
                 out[key] = float(out[key])
-        for key in ("num_sequences", "seq_len", "data_seed"):
+        for key in ("num_sequences", "seq_len", "data_seed", "max_graph_seeds"):
             if key in out:
                 out[key] = int(out[key])
     except (TypeError, ValueError, OverflowError):

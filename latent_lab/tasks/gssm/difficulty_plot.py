@@ -86,10 +86,14 @@ def plot_difficulty(records: list[dict], path: Path, pairs: list[dict] | None = 
     return save_figure(figure, path, dpi=120)
 
 
+def _se(value) -> str:
+    return "n/a" if value is None else f"{value:.4f}"
+
+
 def pairs_table(pairs: list[dict]) -> str:
     """The solved pairs as a markdown table, both measures beside the target."""
-    header = ("| graph | pair | alpha_X | alpha_Z | bayes_entropy_rate | compression_rate "
-              "| target |\n|---|---|---|---|---|---|---|\n")  # fmt: skip
+    header = ("| graph | pair | alpha_X | alpha_Z | bayes_entropy_rate (SE) | compression_rate "
+              "| target (SE) | graph seeds |\n|---|---|---|---|---|---|---|---|\n")  # fmt: skip
     rows = []
     for pair in pairs:
         if not pair["found"]:
@@ -97,7 +101,11 @@ def pairs_table(pairs: list[dict]) -> str:
             continue
         alphas = [f"{a:.4g}" if a is not None else "node alphas"
                   for a in (pair["alpha_X"], pair["alpha_Z"])]  # fmt: skip
+        se = pair.get("bayes_entropy_rate_se")
+        target_se = pair.get("target_se")
         rows.append(f"| {pair['graph']} | {pair['kind']} | {alphas[0]} | {alphas[1]} | "
-                    f"{pair['bayes_entropy_rate']:.4f} | {pair['compression_rate']:.4f} | "
-                    f"{pair['measure']} = {pair['target']:.4f} |")  # fmt: skip
+                    f"{pair['bayes_entropy_rate']:.4f} ({_se(se)}) | "
+                    f"{pair['compression_rate']:.4f} | {pair['measure']} = "
+                    f"{pair['target']:.4f} ({_se(target_se)}) | "
+                    f"{len(pair['graph_seeds'])} |")  # fmt: skip
     return header + "\n".join(rows) + "\n"
