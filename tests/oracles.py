@@ -128,13 +128,13 @@ def char_stream_window_reference(lines, text):
     return nll, accuracy
 
 
-def gssm_dense_marginals(graph, kernels, tokens):
+def gssm_dense_marginals(graph, kernels, tokens, matrices=None):
     """Latent name -> [T, state dim]: the filtering posterior p(Z(t) | x_1..t) of each latent,
     t = 1..T, for one sequence: the dense forward belief after conditioning on x_t, summed
-    onto that latent's states."""
+    onto that latent's states. `matrices`: gssm_dense_matrices' result, to reuse it."""
     latents = graph.latent_order
     states = np.array(list(itertools.product(*[range(graph.node(n).state_dim) for n in latents])))
-    transitions, emission = gssm_dense_matrices(graph, kernels)
+    transitions, emission = matrices or gssm_dense_matrices(graph, kernels)
     emission = np.broadcast_to(emission, (len(states), graph.vocab_size))  # X without parents
     belief, previous, beliefs = np.eye(len(states))[0], 0, []
     for token in tokens:

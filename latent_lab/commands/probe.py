@@ -1,6 +1,8 @@
-"""`latent-lab probe --model DIR [--config NAME|FILE]`: linear probes of a trained FSM model's
-hidden states, per layer, for the current state, the next state and whether (s, a) was seen.
-Writes probes.json and probes.png (accuracy against layer) into --output-dir."""
+"""`latent-lab probe --model RUN_DIR [--target NAME] [--config NAME|FILE] [--set k=v]`:
+linear probes of a trained model's hidden states, every layer, for what the run's task says
+can be probed (its registry entry's `probe_targets`: classes, or exact posteriors). Writes
+probes.json (figures per layer and target, the embedding and random-init controls) and
+probes.png into --output-dir (default RUN_DIR/probes), both or neither."""
 
 from __future__ import annotations
 
@@ -9,65 +11,73 @@ from pathlib import Path
 
 from latent_lab.commands.output import emit
 from latent_lab.errors import UserError
-from latent_lab.files import check_model_dir, staged_dir
+from latent_lab.files import check_model_dir, check_output_path, staged_dir
 
 # Probe settings (not training configs) live in recipes/probes/<task>/.
-PROBE_SETTINGS_FOLDER = Path("probes") / "fsm_icl"
+PROBE_SETTINGS_FOLDER = "probes"
 
 
 def add_parser(subparsers) -> None:
     parser = subparsers.add_parser(
         "probe",
-        help="linear probes of a trained FSM model's hidden states, per layer (JSON + plot)",
+        help="linear probes of a trained model's hidden states, per layer (JSON + plot)",
         description=(
-            "Freeze a trained fsm_icl model, collect every layer's hidden state at the query "
-            "steps, fit logistic probes for current_state, next_state and seen on one split "
-            "and score them on another. The dataset is the run's own (from its results.json) "
-            "unless the settings name one."
+            "Freeze a trained model, collect every layer's hidden state where its task has a "
+            "probe target, fit a linear probe per layer (L-BFGS to convergence) on one split "
+            "and score it on another, beside the best constant prediction, the embedding "
+            "layer and a random-init model of the same config. The targets are the run's "
+            "task's (e.g. posterior: the exact posterior, scored by KL); the data is the "
+            "run's own (from its results.json) unless the settings name a dataset."
         ),
     )
     parser.add_argument("--model", required=True, help="a finished run's output_dir")
+    parser.add_argument("--target", help="one of the task's probe targets (default: all)")
     parser.add_argument(
         "--config",
-        help="probe settings: a YAML file, or a name in recipes/probes/fsm_icl/",
+        help="probe settings: a YAML file, or a name in recipes/probes/<task>/",
     )
     parser.add_argument(
         "--set", action="append", default=[], metavar="KEY=VALUE", help="override a setting"
     )
-    parser.add_argument("--epochs", type=int, help="probe training epochs (overrides settings)")
-    parser.add_argument("--seed", type=int, help="probe seed (overrides settings)")
+    parser.add_argument("--epochs", type=int, help="the L-BFGS iteration cap (max_iterations)")
+    parser.add_argument("--seed", type=int, help="seed of the random-init control")
     parser.add_argument("--output-dir", help="where to write (default: MODEL/probes)")
     parser.set_defaults(func=run)
 
 
-def load_settings(args):
-    """--config, --set, --epochs and --seed, checked (without importing torch)."""
+def load_settings(args, task: str | None):
+    """--config, --set, --epochs and --seed, checked (without importing numpy or torch)."""
+    from latent_lab.analysis.probe_settings import ProbeSettings
     from latent_lab.config import load_yaml, parse_override
-    from latent_lab.tasks.fsm_icl.probe_settings import ProbeSettings
 
-    values = load_yaml(probe_config_path(args.config)) if args.config else {}
+    values = load_yaml(probe_config_path(args.config, task)) if args.config else {}
     values.update(parse_override(text) for text in args.set)
-    for name in ("epochs", "seed"):
-        if getattr(args, name) is not None:
-            values[name] = getattr(args, name)
+    if args.epochs is not None:
+        values.pop("epochs", None)  # the settings' old name: the flag wins over it too
+        values["max_iterations"] = args.epochs
+    if args.seed is not None:
+        values["seed"] = args.seed
     return ProbeSettings.from_mapping(values)
 
 
-def probe_config_path(value: str) -> Path:
+def probe_config_path(value: str, task: str | None = None) -> Path:
+    """A settings file as given, else a name in recipes/probes/<task>/ (any task's folder
+    when the run's task is not known)."""
     from latent_lab.config import recipes_dir
 
     given = Path(value)
     if given.is_file():
         return given
-    folder = recipes_dir() / PROBE_SETTINGS_FOLDER
-    for candidate in (folder / given, folder / f"{given}.yaml"):
-        if candidate.is_file():
-            return candidate
-    names = ", ".join(sorted(p.stem for p in folder.glob("*.yaml"))) or "none"
-    raise UserError(
-        f"--config: {value!r} is neither a file nor probe settings in "
-        f"recipes/{PROBE_SETTINGS_FOLDER.as_posix()}/ (available: {names})"
-    )
+    root = recipes_dir() / PROBE_SETTINGS_FOLDER
+    folders = [root / task] if task else sorted(p for p in root.iterdir() if p.is_dir())
+    for folder in folders:
+        for candidate in (folder / given, folder / f"{given}.yaml"):
+            if candidate.is_file():
+                return candidate
+    names = ", ".join(sorted(p.stem for f in folders for p in f.glob("*.yaml"))) or "none"
+    where = f"recipes/{PROBE_SETTINGS_FOLDER}/{task or '<task>'}/"
+    raise UserError(f"--config: {value!r} is neither a file nor probe settings in {where} "
+                    f"(available: {names})")  # fmt: skip
 
 
 def find_run(model_dir: Path) -> tuple[Path, dict | None]:
@@ -84,91 +94,102 @@ def find_run(model_dir: Path) -> tuple[Path, dict | None]:
     return model_dir, None
 
 
-def dataset_fields(record: dict | None, settings) -> tuple[str, dict]:
-    """Builder config name and field overrides of the data to probe on."""
-    if settings.dataset is not None:
-        return settings.dataset, {}
-    if record is None:
-        raise UserError(
-            "--model: no results.json beside the model, so its dataset is unknown; name one "
-            "with --set dataset=5s5a"
-        )
-    if record.get("task") != "fsm_icl":
-        raise UserError(f"--model: probes read FSM runs (task fsm_icl), not {record.get('task')!r}")
-    from latent_lab.tasks.fsm_icl.arguments import recorded_data_arguments
+def chosen_targets(task: str, target: str | None) -> dict:
+    """name -> ProbeTarget of the task's targets: --target, or all of them."""
+    from latent_lab.tasks.registry import get_task, load
 
-    data_args = recorded_data_arguments(record["config"])
-    return data_args.dataset, data_args.builder_fields()
+    reference = get_task(task).probe_targets
+    if reference is None:
+        raise UserError(f"--model: task {task!r} has no probe targets; nothing to probe")
+    targets = load(reference)()
+    if target is None:
+        return targets
+    if target not in targets:
+        raise UserError(f"--target: task {task!r} has no target {target!r}; "
+                        f"its targets: {', '.join(targets)}")  # fmt: skip
+    return {target: targets[target]}
 
 
 def run(args) -> dict:
-    settings = load_settings(args)
     model_dir, record = find_run(Path(args.model))
+    task = record.get("task") if record else None
+    settings = load_settings(args, task)
+    if record is None:
+        check_model_dir(str(model_dir), "--model")
+        raise UserError(f"--model: no results.json in {str(model_dir)!r} or its parent, so its "
+                        "task and data are unknown; give a finished run's output_dir")  # fmt: skip
+    targets = chosen_targets(task, args.target)
+    splits = settings.splits(next(iter(targets.values())))
     check_model_dir(str(model_dir), "--model")
-
-    # torch and the plotting stack only after the checks above, so a mistake is answered at once
-    from latent_lab.models.loading import load_model
-    from latent_lab.tasks.fsm_icl.probe_plot import plot_probes
-
-    name, builder_fields = dataset_fields(record, settings)
-    result = probe_model(load_model(str(model_dir)), name, builder_fields, settings)
-    result.update(
-        model=str(model_dir), dataset=name, builder_fields=builder_fields, settings=vars(settings)
-    )
     output_dir = Path(args.output_dir) if args.output_dir else model_dir / "probes"
+    check_output_path(output_dir, "--output-dir")
+
+    # numpy, torch and the plotting stack only after the checks above: a mistake is answered
+    # at once, and nothing is written before the probes are done.
+    result = probe_run(model_dir, record, settings, splits, targets)
+    result.update(task=task, model=str(model_dir), settings=vars(settings))
+    from latent_lab.analysis.probe_plot import plot_probes
+
     with staged_dir(output_dir) as staging:  # both files appear together or not at all
         (staging / "probes.json").write_text(json.dumps(result, indent=2, sort_keys=True) + "\n")
-        plot_probes(result, staging / "probes.png", f"linear probes: {model_dir} on {name}")
+        plot_probes(result, staging / "probes.png", f"linear probes: {model_dir} ({task})")
     emit(markdown_table(result))
+    return summary(result, output_dir)
+
+
+def probe_run(model_dir: Path, record: dict, settings, splits, targets: dict) -> dict:
+    """Probe data from the task (once per collect function), then every layer's probes."""
+    import torch
+
+    from latent_lab.analysis.probes import probe_model
+    from latent_lab.models.loading import load_model
+    from latent_lab.tasks.registry import load
+
+    model = load_model(str(model_dir))
+    model.to("cuda" if torch.cuda.is_available() else "cpu")  # features only; probes fit on CPU
+    result = {"targets": {}, "controls": {"embedding": {}, "random_init": {}}, "data": {}}
+    for collect in dict.fromkeys(target.collect for target in targets.values()):
+        names = {name: t.kind for name, t in targets.items() if t.collect == collect}
+        train, test, about = load(collect)(record, settings, splits, tuple(names))
+        part = probe_model(model, train, test, names, settings)
+        result["targets"].update(part["targets"])
+        result["data"].update(about)
+        for control in ("embedding", "random_init"):
+            result["controls"][control].update(part["controls"][control])
+        for key in ("layers", "num_layers", "num_train_positions", "num_test_positions"):
+            result[key] = part[key]
+    return result
+
+
+def summary(result: dict, output_dir: Path) -> dict:
+    """The last stdout line: where the files are and each target's headline per layer."""
+    figures = {"test_accuracy": {}, "train_accuracy": {}, "kl_to_posterior": {}, "baseline_kl": {}}
+    for name, target in result["targets"].items():
+        for key in figures:
+            if key in target:
+                figures[key][name] = target[key]
     return {
-        "model": str(model_dir),
+        "model": result["model"],
         "output_dir": str(output_dir),
         "probes_json": str(output_dir / "probes.json"),
         "plot": str(output_dir / "probes.png"),
-        "test_accuracy": {t: s["test_accuracy"] for t, s in result["targets"].items()},
-        "train_accuracy": {t: s["train_accuracy"] for t, s in result["targets"].items()},
+        **{key: value for key, value in figures.items() if value},
     }
 
 
-def probe_model(model, name: str, builder_fields: dict, settings) -> dict:
-    """Hidden states at the query steps of the settings' splits, then a probe per layer."""
-    import torch
-
-    from latent_lab.tasks.builders import build_dataset
-    from latent_lab.tasks.fsm_icl.generator import FSMVocab
-    from latent_lab.tasks.fsm_icl.probes import collect_features, probe_layers
-
-    dataset = build_dataset("fsm_icl", name, **builder_fields)
-    vocab = FSMVocab(dataset["train"][0]["s_max"], dataset["train"][0]["a_max"])
-    if model.config.vocab_size != vocab.size:
-        raise UserError(
-            f"--model: vocab_size {model.config.vocab_size} does not match the dataset's "
-            f"{vocab.size} tokens; probe on the vocabulary it was trained with"
-        )
-    torch.manual_seed(settings.seed)
-    model.to("cuda" if torch.cuda.is_available() else "cpu")  # features only; probes fit on CPU
-    features = {}
-    for role, split, limit in (
-        ("train", settings.train_split, settings.max_train_rows),
-        ("test", settings.test_split, settings.max_test_rows),
-    ):
-        rows = dataset[split].select_columns(["input_ids", "labels", "seen_mask"])
-        rows = list(rows.select(range(min(limit, len(rows)))))
-        features[role] = collect_features(model, rows, vocab.pad)
-    return probe_layers(features["train"], features["test"], settings)
-
-
 def markdown_table(result: dict) -> str:
-    layers = ["emb"] + [str(layer) for layer in range(1, result["num_layers"])]
-    header = "| target | " + " | ".join(f"layer {layer}" for layer in layers) + " | majority |\n"
-    rows = "".join(
-        f"| {name} | "
-        + " | ".join(
-            f"{te:.3f} ({tr:.3f})"
-            for te, tr in zip(s["test_accuracy"], s["train_accuracy"], strict=True)
+    layers = ["emb"] + result["layers"][1:]
+    header = "| target | " + " | ".join(f"layer {layer}" for layer in layers)
+    lines = [header + " | constant | random init (best) |", "|---" * (len(layers) + 3) + "|"]
+    for name, target in result["targets"].items():
+        soft = target["kind"] == "soft"
+        key, base = (
+            ("kl_to_posterior", "baseline_kl") if soft else ("test_accuracy", "majority_baseline")
         )
-        + f" | {s['majority_baseline']:.3f} |\n"
-        for name, s in result["targets"].items()
-    )
-    note = "test accuracy (train accuracy) of a linear probe at the query steps\n\n"
-    return note + header + "|---" * (len(layers) + 2) + "|\n" + rows
+        control = result["controls"]["random_init"][name][key]
+        best = min(control) if soft else max(control)
+        cells = " | ".join(f"{value:.3f}" for value in target[key])
+        lines.append(f"| {name} | {cells} | {target[base]:.3f} | {best:.3f} |")
+    note = ("soft targets: held-out KL(posterior || probe) in nats; hard targets: test accuracy "
+            "of a linear probe\n\n")  # fmt: skip
+    return note + "\n".join(lines) + "\n"

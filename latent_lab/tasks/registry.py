@@ -39,6 +39,9 @@ class Task:
     commands: str | None = None
     # `latent-lab init <name> DIR` scaffolds an experiment folder: "module:function".
     scaffold: str | None = None
+    # `latent-lab probe` targets: "module:function" returning {name: ProbeTarget}
+    # (latent_lab/analysis/probe_settings.py), from a module that imports nothing heavy.
+    probe_targets: str | None = None
     # Recipe scripts recipes/<name>.py -> their make_parser ("module:function"); default: one
     # recipe named after the task, its parser in latent_lab/tasks/<task>/arguments.py.
     recipes: dict[str, str] = field(default_factory=dict)

@@ -5,7 +5,7 @@ generator.py (FSMs, walks, tokens) -> reference.py (exact posterior per position
 config.py (the data fields, validated); metrics.py (accuracy seen/unseen, collator);
 arguments.py (the recipe's fields = the builder's); run.py (data and Trainer pieces);
 curriculum.py (stages, each from the previous stage's model; recipes/fsm_curriculum.py);
-probes.py, probe_settings.py, probe_plot.py (`latent-lab probe`: linear probes per layer).
+probes.py, probes_data.py (`latent-lab probe` targets: states, seen, exact posterior).
 """
 
 from latent_lab.tasks.registry import Task
@@ -23,4 +23,5 @@ TASK = Task(
     references=("bayes_accuracy", "bayes_accuracy_seen", "bayes_accuracy_unseen", "bayes_loss"),
     recipes={"fsm_icl": "latent_lab.tasks.fsm_icl.arguments:make_parser",
              "fsm_curriculum": "latent_lab.tasks.fsm_icl.curriculum:make_parser"},
+    probe_targets="latent_lab.tasks.fsm_icl.probes:probe_targets",
 )  # fmt: skip

@@ -4,7 +4,8 @@ the observed token; the exact forward filter gives the Bayes-optimal loss of eve
 graph.py (YAML graphs) -> model.py (kernels, GSSM) -> sampler.py (numba sampler) and filter.py
 (exact forward filter); stream.py (on-the-fly data); metrics.py (excess loss, Trainer);
 difficulty.py (equal-difficulty alpha pairs); commands.py (`latent-lab gssm ...`);
-arguments.py (the recipe's fields = the builder's); run.py (data and Trainer pieces).
+arguments.py (the recipe's fields = the builder's); run.py (data and Trainer pieces);
+probes.py, probes_posterior.py (`latent-lab probe`: the exact per-node filter posterior).
 """
 
 from pathlib import Path
@@ -26,4 +27,5 @@ TASK = Task(
     metrics="latent_lab.tasks.gssm.metrics:GSSMMetrics",
     references=("bayes_loss", "bayes_accuracy"),
     commands="latent_lab.tasks.gssm.commands:add_parser",
+    probe_targets="latent_lab.tasks.gssm.probes:probe_targets",
 )  # fmt: skip
