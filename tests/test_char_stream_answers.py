@@ -54,6 +54,14 @@ def test_answer_accuracy_callback_sums_counts_over_two_ranks(tokenizer):
     for rank, (metrics, logged, batches) in enumerate(run_on_two_ranks(work)):
         assert metrics == {"answer_accuracy": 4 / 7} and logged == [metrics]
         assert batches == [[2, 2], [2, 1]][rank]  # its own batches, one call each
+    # the same number from the task's evaluate module, loaded by path as a user would
+    import evaluate
+
+    from latent_lab.training.scorers import scorer_path
+
+    scorer = evaluate.load(str(scorer_path("char_stream", "exact_match")))
+    generated = [replies[f"\n{prompt}"] for prompt in prompts]
+    assert scorer.compute(predictions=generated, references=answers)["exact_match"] == 4 / 7
 
 
 def test_line_sets_batch_one_length_and_call_generate_alike_on_every_rank(tokenizer):

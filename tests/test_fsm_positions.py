@@ -64,3 +64,29 @@ def test_records_are_the_logged_metrics_of_every_evaluation(fsm_run):
     )
     assert np.isin(["slice_times_seen", "slice_query_step", "slice_num_demos"],
                    records.columns).all()  # fmt: skip
+
+
+def test_the_evaluate_module_loaded_by_path_gives_the_logged_metrics(fsm_run):
+    """What a user gets from evaluate.load(<module path>) on a run's records is every metric the
+    run logged, to the last digit (the Trainer calls the same module)."""
+    import evaluate
+
+    from latent_lab.training.scorers import scorer_path
+
+    out, _ = fsm_run
+    scorer = evaluate.load(str(scorer_path("fsm_icl", "fsm_icl_accuracy")))
+    records = pd.read_parquet(out / "positions.parquet")
+    history = json.loads((out / "trainer_state.json").read_text())["log_history"]
+    logged = {entry["step"]: entry for entry in history if "eval_accuracy" in entry}
+    validation = records[records["split"] == "validation"]
+    for step, group in validation.groupby("step"):
+        column = {name: group[name].tolist() for name in group.columns}
+        computed = scorer.compute(correct=column["correct"], seen=column["slice_seen"],
+                                  model_nll=column["model_nll"],
+                                  bayes_correct_prob=column["reference_accuracy"],
+                                  bayes_nll=column["reference_nll"])  # fmt: skip
+        assert {f"eval_{name}": value for name, value in computed.items()} == {
+            f"eval_{name}": logged[step][f"eval_{name}"] for name in computed
+        }
+        seen = group["slice_seen"].to_numpy()  # and the module against a plain recomputation
+        assert computed["accuracy_unseen"] == pytest.approx(group["correct"][~seen].mean())

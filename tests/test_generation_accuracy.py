@@ -18,12 +18,12 @@ from latent_lab.tasks.semi_synthetic.word_tokenizer import word_tokenizer
 from latent_lab.training.generation_accuracy import (
     GenerationAccuracyCallback,
     GenerationSet,
-    answer_matches,
     fixed_batches,
     generation_accuracies,
     prompt_ids,
     score_shard,
 )
+from latent_lab.training.scorers import score
 
 TEMPLATE = (
     "{% for m in messages %}{{ m['role'] + ': ' + m['content'] + '\n' }}{% endfor %}"
@@ -84,16 +84,20 @@ def rows_and_replies(tokenizer, count=7):
         replies[text] = f"I think {row['answer'].upper()}." if right else "No idea at all."
         expected += right
     generation_set = GenerationSet(
-        "acc_a", [row["messages"][:-1] for row in rows], [row["answer"] for row in rows], 80
+        "acc_a",
+        [row["messages"][:-1] for row in rows],
+        [row["answer"] for row in rows],
+        80,
+        scorer=("semi_synthetic", "two_hop_match"),
     )
     return generation_set, replies, expected
 
 
-def test_answer_matches_is_a_case_insensitive_substring():
-    assert answer_matches("Wyoming", "It is in WYOMING, I think")
-    assert answer_matches("YELL", "the code is yell")
-    assert not answer_matches("Wyoming", "Wyo ming")
-    assert not answer_matches("1872", "187")
+def test_two_hop_grading_is_a_case_insensitive_substring():
+    replies = ["It is in WYOMING, I think", "the code is yell", "Wyo ming", "187"]
+    answers = ["Wyoming", "YELL", "Wyoming", "1872"]
+    graded = score("semi_synthetic", "two_hop_match", predictions=replies, references=answers)
+    assert graded == {"accuracy": 0.5, "matches": [True, True, False, False]}
 
 
 def test_fixed_batches_sort_by_length_and_cover_every_row_once():
@@ -241,7 +245,8 @@ def test_generation_accuracies_sum_counts_over_two_ranks(tokenizer):
     never 5/7 or 3/4."""
     seven, replies, correct_seven = rows_and_replies(tokenizer, 7)
     four, _, correct_four = rows_and_replies(tokenizer, 4)
-    four = GenerationSet("acc_b", four.prompts, four.answers, four.max_new_tokens)
+    four = GenerationSet("acc_b", four.prompts, four.answers, four.max_new_tokens,
+                         scorer=four.scorer)  # fmt: skip
     assert (correct_seven, correct_four) == (5, 3)  # every third reply is wrong
 
     def work(rank, accelerator):

@@ -1,6 +1,7 @@
 """Generation accuracy, the one exact-match callback of every task: greedy answers to held-out
-prompts, scored as chat questions (case-insensitive substring of the reply) or as plain-text
-lines (the generated line must equal the answer exactly; char streams).
+prompts (chat questions or plain-text lines), each reply graded by the `evaluate` module its
+task names (two-hop: the answer anywhere in the reply, case-insensitive; char streams: the
+generated line equals the answer exactly).
 
 Every process scores whole batches of a fixed batching (rows ordered by prompt length, cut
 into batches of `batch_size`, batch i going to process i mod world), so each batch is padded
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 from transformers import TrainerCallback
@@ -27,15 +28,16 @@ END_OF_LINE = "\n"
 
 @dataclass
 class GenerationSet:
-    """Questions scored under one metric name, in one of two modes:
+    """Questions scored under one metric name. How they are asked:
 
     match="substring" (chat questions): prompts are messages without the answer, given through
-    the chat template with the generation prompt; a hit is the answer anywhere in the reply,
-    case-insensitive.
+    the chat template with the generation prompt.
     match="line" (text lines, e.g. a char stream's "\\n" + prompt): prompts are plain text, given
-    without a template; the reply is cut at the first newline and must equal the answer exactly
-    (case, spaces and length count). Each batch holds prompts of one length, so nothing is
-    padded: recurrent models cannot skip a pad token.
+    without a template, and the reply is cut at the first newline. Each batch holds prompts of
+    one length, so nothing is padded: recurrent models cannot skip a pad token.
+
+    scorer: (task, module) of the `evaluate` module that grades the replies (its compute takes
+    predictions and references and returns one flag per reply as "matches").
     """
 
     name: str
@@ -43,18 +45,17 @@ class GenerationSet:
     answers: list[str]
     max_new_tokens: int = 50
     match: str = "substring"
+    scorer: tuple[str, str] = field(kw_only=True)
 
     def __post_init__(self):
         if self.match not in MATCH_MODES:
             raise ValueError(f"match: expected one of {MATCH_MODES}, got {self.match!r}")
 
+    def grade(self, replies: list[str], rows: list[int]) -> list[bool]:
+        from latent_lab.training.scorers import score
 
-def answer_matches(answer: str, generated: str, match: str = "substring") -> bool:
-    """substring: the answer anywhere in the generated text, case-insensitive; line: the
-    generated line (already cut at its newline) is exactly the answer."""
-    if match == "line":
-        return generated == answer
-    return answer.casefold() in generated.casefold()
+        answers = [self.answers[row] for row in rows]
+        return score(*self.scorer, predictions=replies, references=answers)["matches"]
 
 
 def prompt_ids(tokenizer, messages: list[dict]) -> list[int]:
@@ -139,11 +140,10 @@ def score_shard(model, tokenizer, generation_set, rank, world, batch_size):
             texts = generate_batch(model, tokenizer, [encoded[i] for i in batch], budget)
         if index >= len(batches):
             continue
-        for row, text in zip(batch, texts, strict=True):
-            answer = generation_set.answers[row]
-            hit = answer_matches(answer, text, generation_set.match)
+        hits = generation_set.grade(texts, batch)
+        for row, text, hit in zip(batch, texts, hits, strict=True):
             correct, total = correct + hit, total + 1
-            samples.append((row, _question(prompts[row]), answer, text, hit))
+            samples.append((row, _question(prompts[row]), generation_set.answers[row], text, hit))
     return correct, total, sorted(samples)
 
 

@@ -27,6 +27,7 @@ def answer_set(prompts, answers, tokenizer):
         answers=answers,
         max_new_tokens=max(lengths, default=0) + 1,
         match="line",
+        scorer=("char_stream", "exact_match"),
     )
 
 

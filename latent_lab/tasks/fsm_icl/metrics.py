@@ -68,25 +68,14 @@ def preprocess_logits_for_metrics(logits, labels) -> tuple[torch.Tensor, torch.T
 
 
 def summarize_positions(positions) -> dict:
-    """The metrics: means of the per-position records (one computation for both)."""
-    seen = positions.slices["seen"]
+    """The metrics: the task's `evaluate` module (scoring/fsm_icl_accuracy) on the per-position
+    records, one computation for the Trainer, evaluate_fsm and `evaluate.load` users."""
+    from latent_lab.training.scorers import score
 
-    def mean(values, mask=None) -> float:
-        values = np.asarray(values, dtype=np.float64)
-        values = values if mask is None else values[mask]
-        return float(values.mean()) if values.size else float("nan")
-
-    return {
-        "accuracy": mean(positions.correct),
-        "accuracy_seen": mean(positions.correct, seen),
-        "accuracy_unseen": mean(positions.correct, ~seen),
-        "frac_seen": mean(seen),
-        "bayes_accuracy": mean(positions.reference_accuracy),
-        "bayes_accuracy_unseen": mean(positions.reference_accuracy, ~seen),
-        "scored_loss": mean(positions.model_nll),
-        "bayes_loss": mean(positions.reference_nll),
-        "num_scored": int(positions.correct.size),
-    }
+    return score("fsm_icl", "fsm_icl_accuracy", correct=positions.correct,
+                 seen=positions.slices["seen"], model_nll=positions.model_nll,
+                 bayes_correct_prob=positions.reference_accuracy,
+                 bayes_nll=positions.reference_nll)  # fmt: skip
 
 
 def position_slices(sequence, labels, vocab: FSMVocab) -> dict[str, np.ndarray]:

@@ -120,12 +120,14 @@ class GSSMMetrics:
             correct=(predictions == tokens).ravel(),
             **exact,
         )
-        means = self.positions.means()
-        metrics = {"accuracy": means["accuracy"]}
-        if self.table is not None:
-            metrics["bayes_loss"] = means["reference_loss"]
-            metrics["bayes_accuracy"] = means["reference_accuracy"]
-        return metrics
+        if self.table is None:
+            return {"accuracy": float(self.positions.means()["accuracy"])}
+        from latent_lab.training.scorers import score
+
+        scored = score("gssm", "gssm_excess_loss", model_nll=self.positions.model_nll,
+                       correct=self.positions.correct, bayes_nll=self.positions.reference_nll,
+                       bayes_top_prob=self.positions.reference_accuracy)  # fmt: skip
+        return {name: scored[name] for name in ("accuracy", "bayes_loss", "bayes_accuracy")}
 
 
 def reference_names(metrics: dict, prefix: str) -> None:

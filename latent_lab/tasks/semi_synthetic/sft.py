@@ -14,6 +14,7 @@ from latent_lab.errors import UserError
 from latent_lab.training.generation_accuracy import GenerationSet
 
 COT_MAX_NEW_TOKENS = 200
+SCORER = ("semi_synthetic", "two_hop_match")  # the evaluate module grading every reply
 REFERENCE = {"best_accuracy": 1.0, "loss_advantage_without_link": 0.0}
 HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*(/[\w.-]+)?")
 
@@ -88,7 +89,8 @@ def generation_sets(splits: dict, max_new_tokens=50, cot_max_new_tokens=COT_MAX_
         metric = "acc_a" if name == "first_hop" else f"acc_{name}"
         budget = cot_max_new_tokens if name.endswith("_cot") else max_new_tokens
         prompts = [row["messages"][:-1] for row in rows]
-        sets.append(GenerationSet(metric, prompts, [row["answer"] for row in rows], budget))
+        answers = [row["answer"] for row in rows]
+        sets.append(GenerationSet(metric, prompts, answers, budget, scorer=SCORER))
     return sets
 
 

@@ -27,6 +27,7 @@ import numpy as np
 
 from latent_lab.errors import UserError
 from latent_lab.tasks.semi_synthetic import facts
+from latent_lab.tasks.semi_synthetic.sft import SCORER
 from latent_lab.training.generation_accuracy import GenerationSet
 
 if TYPE_CHECKING:
@@ -80,7 +81,8 @@ def recall_set(types, max_new_tokens: int = 50) -> GenerationSet:
         if row["messages"][0]["content"] == facts.NOCOT_SYSTEM
     ]
     prompts = [row["messages"][:-1] for row in rows]
-    return GenerationSet(RECALL_METRIC, prompts, [row["answer"] for row in rows], max_new_tokens)
+    answers = [row["answer"] for row in rows]
+    return GenerationSet(RECALL_METRIC, prompts, answers, max_new_tokens, scorer=SCORER)
 
 
 def stage_arguments(args: WorldKnowledgeArguments, training_args, folder: Path):
