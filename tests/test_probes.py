@@ -285,3 +285,19 @@ def test_target_errors_answer_without_heavy_imports(tmp_path):
     assert len(errors) == 2 and "no target 'nope'" in errors[0], errors
     assert "'char_stream' has no probe targets" in errors[1]
     assert not list(tmp_path.rglob("probes*"))  # nothing written
+
+
+@pytest.mark.parametrize(
+    ("results", "named"),
+    [('{"task": "fsm_icl", "metr', "results.json"), ('{"task": "fsm_icl", "seed": 1}', "config"),
+     ('{"task": "fsm_icl", "config": {"dataset": "3s3a"}}', "cannot load the model")],
+)  # fmt: skip
+def test_damaged_runs_are_one_line_errors(results, named, tmp_path, capsys):
+    """A cut-off results.json, one without `config` (the run's data unknown), a config.json
+    without weights: one line each, exit 2, nothing written."""
+    (tmp_path / "config.json").write_text(json.dumps({"model_type": "lstm", "vocab_size": 24}))
+    (tmp_path / "results.json").write_text(results)
+    assert cli_main(["probe", "--model", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and named in err, err
+    assert not (tmp_path / "probes").exists()

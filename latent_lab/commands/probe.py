@@ -86,12 +86,26 @@ def find_run(model_dir: Path) -> tuple[Path, dict | None]:
     for folder in (model_dir, model_dir.parent):
         results = folder / "results.json"
         if results.is_file():
-            record = json.loads(results.read_text())
+            record = read_results(results)
             final = record.get("final_model_dir")
             if folder == model_dir and final and not (model_dir / "config.json").is_file():
                 return find_run(Path(final))
             return model_dir, record
     return model_dir, None
+
+
+def read_results(path: Path) -> dict:
+    """A run's results.json, or one line saying why it cannot be read."""
+    try:
+        record = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise UserError(
+            f"--model: cannot read {str(path)!r} ({error}); the run's results.json is cut off "
+            "or damaged: rerun the run or restore the file"
+        ) from None
+    if not isinstance(record, dict):
+        raise UserError(f"--model: {str(path)!r} is not a run's results.json (not a mapping)")
+    return record
 
 
 def chosen_targets(task: str, target: str | None) -> dict:
@@ -119,6 +133,9 @@ def run(args) -> dict:
         raise UserError(f"--model: no results.json in {str(model_dir)!r} or its parent, so its "
                         "task and data are unknown; give a finished run's output_dir")  # fmt: skip
     targets = chosen_targets(task, args.target)
+    if settings.dataset is None and not isinstance(record.get("config"), dict):
+        raise UserError("--model: its results.json has no `config`, so the run's data is "
+                        "unknown; name the data to probe on with --set dataset=CONFIG")  # fmt: skip
     splits = settings.splits(next(iter(targets.values())))
     check_model_dir(str(model_dir), "--model")
     output_dir = Path(args.output_dir) if args.output_dir else model_dir / "probes"
@@ -145,7 +162,11 @@ def probe_run(model_dir: Path, record: dict, settings, splits, targets: dict) ->
     from latent_lab.models.loading import load_model
     from latent_lab.tasks.registry import load
 
-    model = load_model(str(model_dir))
+    try:
+        model = load_model(str(model_dir))
+    except OSError as error:  # config.json without weights, or unreadable weights
+        raise UserError(f"--model: cannot load the model in {str(model_dir)!r}: "
+                        f"{' '.join(str(error).split())}") from None  # fmt: skip
     model.to("cuda" if torch.cuda.is_available() else "cpu")  # features only; probes fit on CPU
     result = {"targets": {}, "controls": {"embedding": {}, "random_init": {}}, "data": {}}
     for collect in dict.fromkeys(target.collect for target in targets.values()):
