@@ -18,6 +18,7 @@ COMMAND_MODULES = (
     "quickstart",
     "build",
     "push",
+    "evaluate",
     "sample",
     "init",
     "report",
@@ -55,7 +56,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = make_parser()
     real_stdout = sys.stdout
     try:
-        args = parser.parse_args(argv)
+        args, extra = parser.parse_known_args(argv)
+        if extra and not getattr(args, "passes_extra_flags", False):
+            parser.error(f"unrecognized arguments: {' '.join(extra)}")
+        args.extra_flags = extra  # e.g. `evaluate`'s recipe flags
         if not getattr(args, "func", None):
             parser.print_help(sys.stderr)
             return USER_ERROR_EXIT_CODE

@@ -94,6 +94,12 @@ def check_output_path(path: str | os.PathLike, field: str, *, folder: bool = Tru
     return path
 
 
+def names_a_folder(name: str) -> bool:
+    """A model name that is a path (it exists, or starts like one, or has more than one "/"),
+    not a Hub id (NAME or NAMESPACE/NAME)."""
+    return Path(name).exists() or name.startswith((".", "/", "~")) or name.count("/") > 1
+
+
 def check_model_dir(model_dir: str, field: str) -> Path:
     """The folder of a saved model (config.json inside), or a one-line UserError."""
     path = Path(model_dir)

@@ -47,6 +47,11 @@ class ModelArguments:
         default=None,
         metadata={"help": "start from a finished run's saved model folder (ignores sizes above)"},
     )
+    evaluate_model: str | None = field(
+        default=None,
+        metadata={"help": "no training: evaluate this model (a saved model folder or a Hub id) "
+                  "on the task's evaluation splits (`latent-lab evaluate`)"},
+    )  # fmt: skip
 
     def __post_init__(self):
         from latent_lab.config import yaml_field
@@ -67,8 +72,20 @@ class ModelArguments:
                 raise UserError(f"{name}: must be a positive integer")
         if self.target_num_parameters is not None and self.target_state_size is not None:
             raise UserError("target_state_size: give one of target_num_parameters and it")
-        if self.init_from is None:
+        if self.init_from is not None and self.evaluate_model is not None:
+            raise UserError("evaluate_model: evaluates a model as it is; remove init_from")
+        if self.evaluate_model is not None:
+            from latent_lab.files import check_model_dir, names_a_folder
+
+            if names_a_folder(self.evaluate_model):  # a Hub id is checked when it is loaded
+                check_model_dir(self.evaluate_model, "evaluate_model")
+        if self.builds_model:
             self.check_buildable()
+
+    @property
+    def builds_model(self) -> bool:
+        """The model fields make the model (no init_from or evaluate_model folder)."""
+        return self.init_from is None and self.evaluate_model is None
 
     def check_buildable(self) -> None:
         """The type exists and is not refused, and a state-size target is reachable: one line

@@ -130,6 +130,8 @@ def build_model(model_args: ModelArguments, vocab_size: int, **token_ids):
 
     if model_args.init_from is not None:
         return _load_saved_model(model_args.init_from, vocab_size)
+    if model_args.evaluate_model is not None:
+        return load_model_to_evaluate(model_args.evaluate_model, vocab_size)
     model_args = solve_size(model_args, vocab_size)
     return AutoModelForCausalLM.from_config(model_config(model_args, vocab_size, **token_ids))
 
@@ -149,6 +151,31 @@ def _load_saved_model(folder: str, vocab_size: int):
         raise UserError(
             f"init_from: {folder!r} has vocab_size {model.config.vocab_size} but this task's "
             f"vocabulary has {vocab_size} tokens; start from a model trained on the same vocabulary"
+        )
+    return model
+
+
+def load_model_to_evaluate(name: str, vocab_size: int):
+    """A saved model folder, or a Hub id (read from the Hub or its local cache); one line for
+    a folder without a model, an id the Hub does not have, or another vocabulary."""
+    from transformers import AutoModelForCausalLM
+
+    import latent_lab.models  # noqa: F401  registers lstm and rnn
+    from latent_lab.files import check_model_dir, names_a_folder
+
+    source = check_model_dir(name, "evaluate_model") if names_a_folder(name) else name
+    try:
+        model = AutoModelForCausalLM.from_pretrained(source)
+    except OSError as error:  # not on the Hub, offline without a cached copy, gated
+        reason = str(error).strip().splitlines()[0]
+        raise UserError(
+            f"evaluate_model: cannot load {name!r} ({reason}); give a saved model folder or a "
+            "Hub id you can reach"
+        ) from error
+    if model.config.vocab_size != vocab_size:
+        raise UserError(
+            f"evaluate_model: {name!r} has vocab_size {model.config.vocab_size} but this task's "
+            f"vocabulary has {vocab_size} tokens; evaluate a model trained on this task"
         )
     return model
 

@@ -68,7 +68,11 @@ def prepare_output_dir(args, task: str, config_name: str) -> None:
     if not args.run_name:
         args.run_name = default_run_name(config_name, args.seed)
     if not args.output_dir_given:
+        from latent_lab.files import check_output_path
+
         args.output_dir = str(Path("runs") / (args.experiment or task) / args.run_name)
+        check_output_path(args.output_dir, "output_dir")  # a given one was checked at parsing
+    args.run_folder = args.output_dir  # chosen: Ctrl-C names its checkpoints (training/recipe.py)
 
 
 def last_checkpoint(output_dir: str) -> str | None:
@@ -153,10 +157,12 @@ def make_trainer(run: TaskRun, model_args, training_args, *, train: bool = True)
 
 def run_task(run: TaskRun, model_args, training_args, config_path, *extra_args,
              train: bool = True) -> dict | None:  # fmt: skip
-    """The whole run: name and folder, model, Trainer, train (unless train=False: evaluate the
-    given model only), evaluate every split, save the model, write results.json and the report.
-    Returns the results record on the main process, None on the others."""
+    """The whole run: name and folder, model, Trainer, train (unless train=False or
+    model_args.evaluate_model: evaluate the given model only), evaluate every split, save the
+    model, write results.json and the report. Returns the results record on the main process,
+    None on the others."""
     start = time.time()
+    train = train and getattr(model_args, "evaluate_model", None) is None
     config_name = start_run(run.task, training_args, config_path)
     trainer = make_trainer(run, model_args, training_args, train=train)
     metrics = train_model(trainer, training_args) if train else {}

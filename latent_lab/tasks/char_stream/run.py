@@ -27,7 +27,7 @@ def check_arguments(data_args, model_args, training_args):
         value = getattr(data_args, name)
         if value < minimum:
             raise UserError(f"{name}: must be >= {minimum}, got {value}")
-    if model_args.model_type in POSITIONAL_MODELS and model_args.init_from is None:
+    if model_args.model_type in POSITIONAL_MODELS and model_args.builds_model:
         if data_args.block_size > model_args.max_position_embeddings:
             raise UserError(
                 f"max_position_embeddings: {model_args.max_position_embeddings} < block_size "
@@ -42,8 +42,9 @@ def check_arguments(data_args, model_args, training_args):
 
 def load_data(builder):
     """The DatasetDict (train and validation lines), generated or read from the cache."""
-    builder.download_and_prepare()
-    return builder.as_dataset()
+    from latent_lab.tasks.builders import prepare_dataset
+
+    return prepare_dataset(builder)
 
 
 def task_run(dataset, data_args, training_args, data_seed: int, shift_builders=None):

@@ -15,25 +15,21 @@ POSITIONAL_MODELS = ("gpt2", "llama")  # models with a maximum input length
 def check_arguments(data_args, model_args, training_args):
     """Every mistake the arguments reveal, before any data or folder; returns the builder (the
     named config with this run's overrides, validated; no data generated yet)."""
-    from latent_lab.tasks.gssm.filter import MAX_JOINT_STATES
+    from latent_lab.tasks.gssm.filter import check_tractable
 
     builder = data_args.check()
     shifted = data_args.shift_builders().items()
     configs = {"": builder.config, **{f"eval_shifts.{name}: ": b.config for name, b in shifted}}
     for where, config in configs.items():
-        if model_args.model_type in POSITIONAL_MODELS and model_args.init_from is None:
+        if model_args.model_type in POSITIONAL_MODELS and model_args.builds_model:
             if config.seq_len + 1 > model_args.max_position_embeddings:
                 raise UserError(
                     f"{where}max_position_embeddings: {model_args.max_position_embeddings} < "
                     f"seq_len + 1 (BOS) = {config.seq_len + 1}; the model must accept the "
                     "length: set max_position_embeddings >= that"
                 )
-        states = config.parsed_graph().joint_states
-        if where and states > MAX_JOINT_STATES and not config.context:
-            raise UserError(
-                f"{where}the exact reference is intractable: {states:,} joint latent states "
-                f"exceed the exact filter's {MAX_JOINT_STATES:,}; use fewer or smaller latents"
-            )
+        if not config.context:
+            check_tractable(config.parsed_graph(), f"{where}graph")
     if data_args.onfly and training_args.max_steps < 1:
         raise UserError("max_steps: on-the-fly data is endless; set max_steps >= 1")
     return builder
@@ -44,14 +40,14 @@ def load_data(builder, onfly: bool, seed: int, batch_size: int):
     (graph_seed); on the fly, the train data is a stream keyed by data_seed and --seed."""
     import datasets
 
+    from latent_lab.tasks.builders import prepare_dataset
     from latent_lab.tasks.gssm.model import GSSM, rng_key
     from latent_lab.tasks.gssm.stream import GSSMStream
 
     config = builder.config
     model = GSSM.from_seed(config.parsed_graph(), config.graph_seed)
     if not onfly:
-        builder.download_and_prepare()
-        dataset = builder.as_dataset()
+        dataset = prepare_dataset(builder)
         return model, dataset["train"], dataset["validation"]
     tokens = validation_tokens(model, config)
     stream = GSSMStream(

@@ -16,6 +16,13 @@ def check_arguments(data_args, knowledge_args, model_args):
     named config with this run's overrides, validated, a user table read; no data yet)."""
     from latent_lab.tasks.semi_synthetic.sft import check_model_name
 
+    if model_args.evaluate_model is not None:  # `latent-lab evaluate`: this recipe's eval_only
+        if data_args.model_name_or_path not in (None, model_args.evaluate_model):
+            raise UserError(
+                "evaluate_model: names the model to evaluate; remove model_name_or_path"
+            )
+        data_args.model_name_or_path, data_args.eval_only = model_args.evaluate_model, True
+        knowledge_args.world_knowledge = False
     if knowledge_args.world_knowledge:
         if data_args.model_name_or_path:
             raise UserError(
@@ -45,8 +52,9 @@ def check_arguments(data_args, knowledge_args, model_args):
 
 def load_splits(builder) -> dict[str, list[dict]]:
     """{split: rows} of the builder's DatasetDict (built once, then reused from the cache)."""
-    builder.download_and_prepare()
-    return {name: split.to_list() for name, split in builder.as_dataset().items()}
+    from latent_lab.tasks.builders import prepare_dataset
+
+    return {name: split.to_list() for name, split in prepare_dataset(builder).items()}
 
 
 def load_model(config, data_args, knowledge_args, model_args, training_args):
