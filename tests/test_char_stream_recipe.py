@@ -1,6 +1,7 @@
 """The char-stream recipe end to end: a tiny training, results.json, report, sampling, resume."""
 
 import json
+import math
 import os
 import re
 import sys
@@ -53,6 +54,9 @@ def test_results_json_has_the_contract_fields(finished_run):
     assert 0.3 < reference["reference_nll"] < on_disk["metrics"]["eval_loss"]
     assert 0.2 < reference["reference_accuracy"] < 1.0
     assert on_disk["reference_for"]["eval_scored_loss"] == "reference_nll"
+    baseline = on_disk["baseline"]  # context-free: above the optimum, under a uniform guess
+    assert reference["reference_nll"] < baseline["unigram_loss"] < math.log(128)
+    assert on_disk["baseline_for"]["eval_scored_loss"] == "unigram_loss"
     assert 0.0 <= on_disk["metrics"]["answer_accuracy"] <= 1.0
     assert on_disk["metrics"]["eval_loss"] > 0
     assert "hub_token" not in on_disk["config"]

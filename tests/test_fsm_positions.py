@@ -64,6 +64,11 @@ def test_records_are_the_logged_metrics_of_every_evaluation(fsm_run):
     )
     assert np.isin(["slice_times_seen", "slice_query_step", "slice_num_demos"],
                    records.columns).all()  # fmt: skip
+    # chance beside every metric with an optimum: a uniform guess among the 3 states
+    assert results["baseline"] == pytest.approx({"chance_accuracy": 1 / 3,
+                                                 "chance_loss": np.log(3)})  # fmt: skip
+    assert results["baseline_for"]["eval_accuracy"] == "chance_accuracy"
+    assert results["baseline_for"]["test_scored_loss"] == "chance_loss"
 
 
 def test_the_evaluate_module_loaded_by_path_gives_the_logged_metrics(fsm_run):

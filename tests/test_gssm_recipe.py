@@ -113,6 +113,14 @@ def test_finite_run_reports_exact_reference_on_the_evaluated_sequences(finite_ru
         np.mean(dataset["validation"]["bayes_nll"]) / 12
     )
     assert metrics["excess_loss"] == pytest.approx(metrics["eval_loss"] - metrics["bayes_loss"])
+    # the trivial baselines of the same tokens: their unigram entropy, the most frequent token
+    _, counts = np.unique(tokens, return_counts=True)
+    frequencies = counts / counts.sum()
+    baseline = on_disk["baseline"]
+    assert baseline["unigram_loss"] == pytest.approx(-(frequencies * np.log(frequencies)).sum())
+    assert baseline["majority_accuracy"] == pytest.approx(frequencies.max())
+    assert on_disk["baseline_for"] == {"eval_loss": "unigram_loss",
+                                       "eval_accuracy": "majority_accuracy"}  # fmt: skip
 
 
 def test_eval_loss_covers_positions_1_to_T_like_bayes_loss(finite_run, graph_file):

@@ -135,7 +135,15 @@ def test_lora_run_writes_every_split_metric(lora_run):
         for style in ("nocot", "cot"):
             assert 0.0 <= metrics[f"acc_2hop_{attribute}_{style}"] <= 1.0
     assert results["reference_for"]["acc_a"] == "best_accuracy"
-    assert results["reference"]["loss_advantage_without_link"] == 0.0
+    assert "loss_advantage_without_link" not in results["reference"]  # a control, no optimum
+    assert results["baseline"]["loss_advantage_without_link"] == 0.0
+    for attribute in ATTRIBUTES:
+        assert results["baseline_for"][f"loss_advantage_{attribute}"] == (
+            "loss_advantage_without_link"
+        )
+    answers = [row["answer"] for row in facts.build_splits("parks")["first_hop"]]
+    majority = max(answers.count(answer) for answer in set(answers)) / len(answers)
+    assert results["baseline"]["acc_a_majority"] == pytest.approx(majority) and majority < 0.5
     assert (out / "adapter_config.json").is_file()  # LoRA: the adapter is what is saved
     history = json.loads((out / "trainer_state.json").read_text())["log_history"]
     assert [h["step"] for h in history if "acc_a" in h] == [0, 2]  # at start, then step 2

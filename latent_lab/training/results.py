@@ -47,6 +47,8 @@ def make_results(
     wall_time_s: float,
     config: dict,
     output_dir: str,
+    baseline: dict | None = None,
+    baseline_for: dict | None = None,
     **extra,
 ) -> dict:
     """The results.json record; `extra` holds task-specific fields (e.g. samples)."""
@@ -63,6 +65,9 @@ def make_results(
         "metrics": {k: _plain(v) for k, v in metrics.items()},
         "reference": {k: _plain(v) for k, v in reference.items()},
         "reference_for": dict(reference_for),
+        # trivial baselines (training/baselines.py) and the metrics they stand beside
+        "baseline": {k: _plain(v) for k, v in (baseline or {}).items()},
+        "baseline_for": dict(baseline_for or {}),
         "wall_time_s": round(float(wall_time_s), 3),
         "versions": package_versions(),
         "config": {k: _plain(v) for k, v in config.items()},

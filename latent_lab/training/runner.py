@@ -42,6 +42,9 @@ class TaskRun:
     callback_factories: list[Callable] = field(default_factory=list)
     reference: dict = field(default_factory=dict)
     reference_for: dict = field(default_factory=dict)
+    # Trivial baselines (baselines.py) and metric -> its baseline, like reference_for.
+    baseline: dict = field(default_factory=dict)
+    baseline_for: dict = field(default_factory=dict)
     special_token_ids: dict = field(default_factory=dict)
     trainer_class: type | None = None
     # Extra keyword arguments for the trainer class (e.g. peft_config for SFTTrainer).
@@ -231,6 +234,8 @@ def record_results(
         metrics=metrics,
         reference=run.reference,
         reference_for=run.reference_for,
+        baseline=run.baseline,
+        baseline_for=run.baseline_for,
         wall_time_s=time.time() - start,
         config=dataclass_to_flat_dict(*extra_args, model_args, training_args),
         output_dir=training_args.output_dir,

@@ -90,6 +90,9 @@ def task_run(dataset, data_args, training_args, data_seed: int, shift_builders=N
         callback_factories=[make_answers_callback],
         reference={"best_answer_accuracy": ceiling, **optimum, **shift_reference},
         reference_for={METRIC: "best_answer_accuracy", **reference_names("eval", "")},
+        baseline={**scored_baselines(metrics.reference, eval_windows), "no_answer_accuracy": 0.0},
+        baseline_for={"eval_scored_loss": "unigram_loss", "eval_accuracy": "majority_accuracy",
+                      METRIC: "no_answer_accuracy"},  # fmt: skip
         special_token_ids={
             "eos_token_id": tokenizer.eos_token_id,
             "pad_token_id": tokenizer.pad_token_id,
@@ -130,6 +133,21 @@ def split_metrics(config, tokenizer, split_windows):
     if missing:
         logging.getLogger(__name__).warning("char_stream: no exact reference: %s", missing)
     return CharStreamMetrics(reference, vocabulary, separator), optimum, missing
+
+
+def scored_baselines(reference, split_windows) -> dict:
+    """unigram_loss and majority_accuracy of the characters the optimum scores (every predicted
+    character when there is no optimum), beside scored_loss and accuracy."""
+    from latent_lab.tasks.char_stream.reference import window_matrix
+    from latent_lab.training.baselines import majority_accuracy, unigram_loss
+
+    tokens = window_matrix(split_windows)
+    targets = tokens[:, 1:]
+    if reference is not None:
+        targets = targets[~np.isnan(reference.score(tokens)[0])]
+    targets = targets.ravel()
+    return {"unigram_loss": unigram_loss(targets),
+            "majority_accuracy": majority_accuracy(targets.tolist())}  # fmt: skip
 
 
 def shift_splits(shift_builders: dict, data_args, tokenizer, data_seed: int):

@@ -66,6 +66,7 @@ def task_run(dataset, shift_builders=None):
     hooks["compute_metrics"].references.update(FSMMetrics.from_dataset(dataset["test"]).references)
     reference, reference_for = exact_references(dataset)
     shifts = shift_splits(shift_builders or {}, reference, reference_for)
+    baseline, baseline_for = chance_baselines(first["num_states"], reference_for)
     return TaskRun(
         task="fsm_icl",
         train_dataset=dataset["train"],
@@ -75,6 +76,8 @@ def task_run(dataset, shift_builders=None):
         metrics_need_inputs=True,  # the metrics look the sequences up in the stored references
         reference=reference,
         reference_for=reference_for,
+        baseline=baseline,
+        baseline_for=baseline_for,
         special_token_ids={"pad_token_id": vocab.pad, "eos_token_id": vocab.eos},
         final_eval_datasets={"test": dataset["test"]},
         eval_shifts=shifts,
@@ -116,6 +119,17 @@ def exact_references(dataset) -> tuple[dict, dict]:
             reference[f"{split}_{optimal_name}"] = optimal[optimal_name]
             reference_for[f"{prefix}_{metric}"] = f"{split}_{optimal_name}"
     return reference, reference_for
+
+
+def chance_baselines(num_states: int, reference_for: dict) -> tuple[dict, dict]:
+    """A uniform guess among the S states: accuracy 1/S and loss ln S, for every accuracy and
+    loss that has an exact reference."""
+    import math
+
+    baseline = {"chance_accuracy": 1 / num_states, "chance_loss": math.log(num_states)}
+    baseline_for = {metric: "chance_loss" if metric.endswith("_loss") else "chance_accuracy"
+                    for metric in reference_for}  # fmt: skip
+    return baseline, baseline_for
 
 
 def shift_splits(shift_builders: dict, reference: dict, reference_for: dict) -> dict:

@@ -102,6 +102,7 @@ def task_run(model, train_dataset, eval_dataset, context: bool, shift_builders=N
     import torch
 
     from latent_lab.tasks.gssm import metrics
+    from latent_lab.training.baselines import majority_accuracy, unigram_loss
     from latent_lab.training.runner import TaskRun
 
     threads = torch.get_num_threads()
@@ -126,6 +127,9 @@ def task_run(model, train_dataset, eval_dataset, context: bool, shift_builders=N
         reference={**exact_reference(table, tokens, graph.vocab_size), **shift_reference},
         reference_for={"eval_loss": "bayes_loss", "eval_accuracy": "bayes_accuracy",
                        **shift_reference_for},  # fmt: skip
+        baseline={"unigram_loss": unigram_loss(tokens),
+                  "majority_accuracy": majority_accuracy(tokens.ravel().tolist())},
+        baseline_for={"eval_loss": "unigram_loss", "eval_accuracy": "majority_accuracy"},
         eval_shifts=shifts,
         special_token_ids={"bos_token_id": bos},
         trainer_class=metrics.GSSMTrainer,

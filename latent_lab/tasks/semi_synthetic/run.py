@@ -106,6 +106,7 @@ def task_run(
     described = {"experiment_config_path": config_label(config_path),
                  "config_name": config_name, "type": e2_type}  # fmt: skip
     metric_names = [s.name for s in sets] + [f"loss_advantage_{a}" for a in attributes]
+    baseline, baseline_for = sft.baselines(sets, attributes)
     return TaskRun(
         task=TASK,
         train_dataset=sft.prompt_completion(splits["first_hop"]),
@@ -124,5 +125,7 @@ def task_run(
         ],
         reference=dict(sft.REFERENCE),
         reference_for=sft.reference_for(metric_names),
+        baseline=baseline,
+        baseline_for=baseline_for,
         finalize=lambda trainer: {"samples": accuracy["callback"].samples, **extra_results},
     )
