@@ -29,6 +29,9 @@ def recipe_seconds(steps: int, output_dir: str, device: str) -> float:
         "--config", "insert_spaces", "--max_steps", str(steps), "--eval_strategy", "no",
         "--save_strategy", "no", "--logging_steps", str(10 * steps), "--report_to", "none",
         "--disable_tqdm", "true", "--output_dir", output_dir, "--use_cpu", str(device == "cpu"),
+        # No evaluation inside train_runtime: neither the log-spaced extra evaluations nor the
+        # config's shifted splits (both run even with eval_strategy no).
+        "--position_record_points", "0", "--eval_shifts", "{}",
     ]  # fmt: skip
     results = recipe_main(*make_parser().parse(argv))
     return results["metrics"]["train_runtime"]
