@@ -28,7 +28,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from recipes.fsm_icl import main as recipe_main  # noqa: E402
 from recipes.fsm_icl import make_parser  # noqa: E402
 
-QUIET = ["--disable_tqdm", "true", "--report_to", "none"]
+# Training steps only: no log-spaced records points or shifted-split evaluations either (they
+# run even with --eval_strategy no and would land inside train_runtime).
+QUIET = ["--disable_tqdm", "true", "--report_to", "none", "--position_record_points", "0",
+         "--eval_shifts", "{}"]  # fmt: skip
 
 
 def recipe_run(config: str, steps: int, device: str, output_dir: str) -> dict:

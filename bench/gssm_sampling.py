@@ -24,7 +24,7 @@ import numpy as np
 
 from latent_lab.tasks.gssm.model import GSSM, load_graph, reference_sample, rng_key
 
-GRAPHS = Path(__file__).resolve().parents[1] / "data_builders" / "gssm_graphs"
+GRAPHS = Path(__file__).resolve().parents[1] / "latent_lab" / "tasks" / "gssm" / "graphs"
 SEQ_LEN = 2048
 
 

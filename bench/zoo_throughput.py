@@ -36,7 +36,8 @@ def train_seconds(model_type: str, steps: int, device: str) -> tuple[float, dict
                 "--num_validation", "64", "--num_test", "64",
                 "--max_steps", str(steps), "--eval_strategy", "no", "--save_strategy", "no",
                 "--load_best_model_at_end", "false", "--logging_steps", str(10 * steps),
-                "--output_dir", output_dir, "--use_cpu", str(device == "cpu"), *QUIET]  # fmt: skip
+                "--output_dir", output_dir, "--use_cpu", str(device == "cpu"),
+                "--position_record_points", "0", "--eval_shifts", "{}", *QUIET]  # fmt: skip
         results = recipe_main(*make_parser().parse(argv))
     return results["metrics"]["train_runtime"], results
 
