@@ -91,8 +91,11 @@ def task_run(dataset, data_args, training_args, data_seed: int, shift_builders=N
         reference={"best_answer_accuracy": ceiling, **optimum, **shift_reference},
         reference_for={METRIC: "best_answer_accuracy", **reference_names("eval", "")},
         baseline={**scored_baselines(metrics.reference, eval_windows), "no_answer_accuracy": 0.0},
-        baseline_for={"eval_scored_loss": "unigram_loss", "eval_accuracy": "majority_accuracy",
-                      METRIC: "no_answer_accuracy"},  # fmt: skip
+        baseline_for={
+            "eval_scored_loss": "unigram_loss",
+            "eval_accuracy": "majority_accuracy",
+            METRIC: "no_answer_accuracy",
+        },
         special_token_ids={
             "eos_token_id": tokenizer.eos_token_id,
             "pad_token_id": tokenizer.pad_token_id,
