@@ -209,6 +209,14 @@ def _filter(tokens, latent_dim, joint_stride, rows_per_old, slice_offset, slice_
             entropy[chunk, :, t] = information
 
 
+def check_tractable(graph: Graph, where: str = "graph") -> None:
+    """The exact filter can track the graph's joint latent state (a one-line UserError)."""
+    if graph.joint_states > MAX_JOINT_STATES:
+        raise UserError(f"{where}: the exact reference is intractable: {graph.joint_states:,} "
+                        f"joint latent states exceed the exact filter's {MAX_JOINT_STATES:,}; "
+                        "use fewer or smaller latents")  # fmt: skip
+
+
 def bayes_filter(graph: Graph, kernels: dict, tokens: np.ndarray) -> FilterResult:
     """Exact -ln p(X(t) | X(1..t-1)) and argmax predictions for sequences of known kernels."""
     tokens = np.asarray(tokens, dtype=np.int64)
@@ -216,9 +224,7 @@ def bayes_filter(graph: Graph, kernels: dict, tokens: np.ndarray) -> FilterResul
         raise ValueError(f"tokens must be (num_sequences, seq_len), got shape {tokens.shape}")
     if tokens.size and (tokens.min() < 0 or tokens.max() >= graph.vocab_size):
         raise ValueError(f"tokens must lie in 0..{graph.vocab_size - 1}")
-    if graph.joint_states > MAX_JOINT_STATES:
-        raise UserError(f"graph: {graph.joint_states} joint latent states exceed the exact "
-                        f"filter's {MAX_JOINT_STATES}; use fewer or smaller latents")  # fmt: skip
+    check_tractable(graph)
     tables = filter_tables(graph, kernels)
     emission_t = np.ascontiguousarray(tables[-1].T)
     num_sequences, seq_len = tokens.shape

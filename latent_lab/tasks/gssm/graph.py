@@ -19,6 +19,10 @@ from pathlib import Path
 from latent_lab.errors import UserError
 
 GRAPH_KEYS = ("gssm", "alpha_X", "alpha_Z")
+# A node's kernel has one row per joint state of its parents (and its own previous state): at
+# most this many probabilities (1 GiB of float64), checked before any kernel is drawn. The
+# exact filter's own limit on the joint latent state is filter.MAX_JOINT_STATES.
+MAX_KERNEL_ENTRIES = 1 << 27
 NODE_KEYS = ("name", "state_dim", "parents", "alpha", "observed")
 
 
@@ -103,6 +107,7 @@ def parse_graph(spec: Mapping, alpha_X=None, alpha_Z=None, source: str = "graph"
     observed = _observed_name(raw_nodes, source)
     nodes = tuple(_finish_node(raw, observed, defaults, source) for raw in raw_nodes)
     _check_parents(nodes, source)
+    _check_kernel_sizes(nodes, source)
     latent_order = _topological_latents(nodes, source)
     return Graph(nodes=nodes, observed=observed, latent_order=latent_order)
 
@@ -209,6 +214,20 @@ def _check_parents(nodes: tuple[Node, ...], source: str) -> None:
             raise UserError(
                 f"{source}: node {node.name!r}: the observed node cannot be its own "
                 "parent; remove it from its parents"
+            )
+
+
+def _check_kernel_sizes(nodes: tuple[Node, ...], source: str) -> None:
+    """Python integers: 16**20 rows is no overflow here, as it is for numpy's shapes."""
+    dims = {node.name: node.state_dim for node in nodes}
+    for node in nodes:
+        rows = math.prod(dims[parent] for parent in node.parents)
+        entries = rows * node.state_dim * (1 if node.observed else node.state_dim)
+        if entries > MAX_KERNEL_ENTRIES:
+            raise UserError(
+                f"{source}: node {node.name!r}: its kernel would hold {entries:.3g} "
+                f"probabilities ({rows:.3g} joint states of its {len(node.parents)} parents), "
+                f"more than {MAX_KERNEL_ENTRIES:,}; give it fewer or smaller parents"
             )
 
 
