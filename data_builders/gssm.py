@@ -17,6 +17,7 @@ import datasets
 import numpy as np
 
 from latent_lab.tasks.gssm.config import SPLIT_KEYS, GSSMDataConfig
+from latent_lab.tasks.gssm.filter import check_tractable
 from latent_lab.tasks.gssm.model import GSSM, kernel_arrays, rng_key, sample_in_context
 
 DESCRIPTION = (
@@ -43,7 +44,10 @@ class GSSMConfig(datasets.BuilderConfig, GSSMDataConfig):
 
     def create_config_id(self, config_kwargs: dict, custom_features=None) -> str:
         # Key the cache by the graph's content, not its file name: an edited file rebuilds.
-        graph = self.parsed_graph().to_mapping()
+        parsed = self.parsed_graph()
+        if not self.context:  # every row carries its exact bayes_nll: refused before sampling
+            check_tractable(parsed)
+        graph = parsed.to_mapping()
         digest = hashlib.sha256(json.dumps(graph, sort_keys=True).encode()).hexdigest()[:16]
         config_kwargs = {**config_kwargs, "graph": digest}
         return super().create_config_id(config_kwargs, custom_features)

@@ -109,6 +109,18 @@ class LabParser:
 
         return {f.name for cls in self.dataclass_types for f in dataclasses.fields(cls) if f.init}
 
+    def parse_mapping(self, values: dict, source: str):
+        """The dataclasses a config mapping gives, as `--config FILE` holding it would (for
+        configs a tool writes, such as a grid's tasks, checked before any is written)."""
+        self._check_config(values, source)
+        self.parser.set_defaults_with_config(**{k: v for k, v in values.items() if k != "env"})
+        try:
+            return self.parser.parse_args_into_dataclasses(args=[])
+        except UserError as error:
+            raise UserError(f"{source}: {error}") from None
+        except ValueError as error:
+            raise UserError(f"{source}: {' '.join(str(error).split())}") from None
+
     def parse(self, argv: list[str] | None = None):
         import sys
 
@@ -130,13 +142,59 @@ class LabParser:
         return (*parsed, config_path)
 
     def _check_config_keys(self, path: Path) -> None:
-        data = load_yaml(path)
+        self._check_config(load_yaml(path), str(path))
+
+    def _check_config(self, data: dict, source: str) -> None:
+        """Every key a field, every number a number: argparse converts only text, so a YAML
+        list or mapping where a number belongs would reach the dataclasses as it is."""
         unknown = sorted(set(data) - self.known_keys() - {"env"})
         if unknown:
             raise UserError(
-                f"{path}: unknown key {unknown[0]!r} (not a field of recipes/{self.task}.py; "
+                f"{source}: unknown key {unknown[0]!r} (not a field of recipes/{self.task}.py; "
                 f"fix the spelling or remove it; `python recipes/{self.task}.py --help` lists them)"
             )
+        kinds = scalar_field_types(self.dataclass_types)
+        for key, value in data.items():
+            if key in kinds and not is_of_kind(value, *kinds[key]):
+                raise UserError(f"{source}: {key}: expected {SCALAR_NAMES[kinds[key][0]]}, got "
+                                f"{value!r}")  # fmt: skip
+
+
+SCALAR_NAMES = {int: "an integer", float: "a number", bool: "true or false"}
+
+
+def scalar_field_types(dataclass_types) -> dict[str, tuple[type, bool]]:
+    """Field name -> (int, float or bool; whether None is allowed), for the fields whose type
+    is one of those (or Optional of one)."""
+    import types
+    import typing
+
+    found = {}
+    for cls in dataclass_types:
+        try:
+            hints = typing.get_type_hints(cls)
+        except Exception:  # noqa: BLE001  a library's forward reference: leave its fields alone
+            continue
+        for spec in dataclasses.fields(cls):
+            hint = hints.get(spec.name)
+            union = isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union
+            options = typing.get_args(hint) if union else (hint,)
+            kinds = [option for option in options if option is not type(None)]
+            if len(kinds) == 1 and kinds[0] in SCALAR_NAMES:
+                found[spec.name] = (kinds[0], len(kinds) < len(options))
+    return found
+
+
+def is_of_kind(value, kind: type, optional: bool) -> bool:
+    """A YAML value fits the field: text (argparse converts it), None where allowed, or the
+    type itself (an int for a float; an integral float for an int: YAML reads 1.0e+3 so)."""
+    if isinstance(value, str) or (value is None and optional):
+        return True
+    if isinstance(value, bool) or kind is bool:
+        return isinstance(value, bool) and kind is bool
+    if kind is int:
+        return isinstance(value, int) or (isinstance(value, float) and value.is_integer())
+    return isinstance(value, (int, float))
 
 
 def _unknown_args_message(message: str) -> str:

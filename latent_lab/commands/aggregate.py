@@ -50,10 +50,14 @@ def aggregate_command(args) -> dict:
         write_csv,
     )
     from latent_lab.analysis.aggregate_plot import plot_aggregate
+    from latent_lab.files import check_output_path
 
+    plot_path = Path(args.plot) if args.plot else Path(args.dirs[0]) / PLOT_FILE
+    field = "--plot" if args.plot else "DIR"  # the default plot goes into the first DIR
+    for path in (plot_path, plot_path.parent / CSV_FILE):  # the CSV goes beside the plot
+        check_output_path(path, field, folder=False)
     runs = load_results(args.dirs)
     aggregate = aggregate_runs(runs, by=args.by, metrics=args.metric)
-    plot_path = Path(args.plot) if args.plot else Path(args.dirs[0]) / PLOT_FILE
     csv_path = write_csv(aggregate, plot_path.parent / CSV_FILE)
     plot_aggregate(aggregate, plot_path)
     emit(markdown_table(aggregate))

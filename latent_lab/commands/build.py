@@ -26,14 +26,19 @@ def add_dataset_arguments(parser) -> None:
     )
 
 
-def prepare(task: str, config: str | None, overrides: list[str]):
-    """Build (or reuse from cache) the dataset; returns (builder, dataset_dict)."""
+def make(task: str, config: str | None, overrides: list[str]):
+    """The builder, every field validated (sizes included); no data made yet."""
     from latent_lab.tasks.builders import make_builder
 
     fields = dict(parse_override(item) for item in overrides)
-    builder = make_builder(task, config, **fields)
-    builder.download_and_prepare()
-    return builder, builder.as_dataset()
+    return make_builder(task, config, **fields)
+
+
+def prepare(builder):
+    """Build (or reuse from cache) the dataset; returns (builder, dataset_dict)."""
+    from latent_lab.tasks.builders import prepare_dataset
+
+    return builder, prepare_dataset(builder)
 
 
 def run(args) -> dict:
@@ -45,15 +50,18 @@ def run(args) -> dict:
         token = hub_token(field)
         create_repo(args.push_to_hub, private=args.private, token=token, field=field,
                     repo_type="dataset")  # fmt: skip
-    builder, dataset = prepare(args.task, args.config, args.set)
+    from latent_lab.files import check_output_path, staged_dir, write_text_atomic
 
-    from latent_lab.files import staged_dir, write_text_atomic
+    builder = make(args.task, args.config, args.set)
+    hub_config = hub_config_name(args.task, builder, args.config, args.set)
+    output_dir = Path(args.output_dir or Path("data") / args.task / hub_config)
+    check_output_path(output_dir, "--output-dir")  # before any data is made
+    builder, dataset = prepare(builder)
+
     from latent_lab.hub.dataset_card import dataset_card
 
     config_name = builder.config.name
-    hub_config = hub_config_name(args.task, builder, args.config, args.set)
     fields = builder_fields(builder, args.task)
-    output_dir = Path(args.output_dir or Path("data") / args.task / hub_config)
     description = getattr(builder, "card_description", lambda: "")()
     card = dataset_card(
         args.task, config_name, fields, dataset, description, hub_config, args.push_to_hub

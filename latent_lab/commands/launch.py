@@ -34,6 +34,7 @@ def add_parser(subparsers) -> None:
 
 
 def launch_command(args) -> dict:
+    from latent_lab.files import check_output_path
     from latent_lab.launch.executors import (
         check_slurm_settings,
         run_local,
@@ -43,8 +44,10 @@ def launch_command(args) -> dict:
     from latent_lab.launch.grid import expand_grid, load_grid, write_task_configs
 
     spec = load_grid(args.grid)
+    check_output_path(spec.output_dir, f"{spec.source}: output_dir")
     settings = check_slurm_settings(spec) if args.executor == "slurm" else None
     tasks = expand_grid(spec)
+    check_task_configs(spec, tasks)
     write_task_configs(tasks)
     print(f"{len(tasks)} task configs in {spec.tasks_dir}", file=sys.stderr)
     summary = {
@@ -76,3 +79,13 @@ def launch_command(args) -> dict:
             "above, fix the config and launch again (finished runs are skipped)"
         )
     return summary
+
+
+def check_task_configs(spec, tasks) -> None:
+    """Parse every task's config with the recipe's own parser before any file is written: a
+    wrong-typed value, or one the recipe refuses, names its task and leaves nothing behind."""
+    from latent_lab.launch.grid import recipe_parser
+
+    for task in tasks:  # a fresh parser each: a config's values become the parser's defaults
+        where = f"{spec.source}: task {task.index} ({task.run_name})"
+        recipe_parser(spec.recipe).parse_mapping(task.config, where)

@@ -37,12 +37,15 @@ def run_report_command(args) -> dict:
     run_dirs = [Path(run_dir) for run_dir in args.run_dirs]
     runs = load_runs(run_dirs)  # fails early, naming the folder without results.json
     from latent_lab.analysis.excess_plots import write_excess_plots
+    from latent_lab.files import check_output_path
 
     if len(runs) == 1:
-        summary = _single_run_report(runs[0], args.output_dir)
         out_dir = Path(args.output_dir) if args.output_dir else runs[0].folder
+        check_output_path(out_dir, "--output-dir" if args.output_dir else "RUN_DIR")
+        summary = _single_run_report(runs[0], args.output_dir)
     else:
         out_dir = Path(args.output_dir) if args.output_dir else common_parent(run_dirs)
+        check_output_path(out_dir, "--output-dir" if args.output_dir else "RUN_DIR")
         summary = _comparison_report(runs, run_dirs, out_dir)
     summary["excess_plots"] = write_excess_plots(runs, out_dir)
     summary["files"] += summary["excess_plots"]

@@ -81,6 +81,19 @@ def make_builder(task: str, config_name: str | None = None, cache_dir=None, **fi
 
 def build_dataset(task: str, config_name: str | None = None, cache_dir=None, **fields):
     """Build (or reuse from cache) the task's DatasetDict."""
-    builder = make_builder(task, config_name, cache_dir=cache_dir, **fields)
-    builder.download_and_prepare()
+    return prepare_dataset(make_builder(task, config_name, cache_dir=cache_dir, **fields))
+
+
+def prepare_dataset(builder):
+    """builder.download_and_prepare() and its DatasetDict. A UserError raised while generating
+    (a user's stream function, a value only the data reveals) comes out as itself, one line:
+    datasets wraps whatever a generator raises in DatasetGenerationError."""
+    from datasets.exceptions import DatasetGenerationError
+
+    try:
+        builder.download_and_prepare()
+    except DatasetGenerationError as error:
+        if isinstance(error.__cause__, UserError):
+            raise error.__cause__ from None
+        raise
     return builder.as_dataset()

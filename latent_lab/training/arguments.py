@@ -3,7 +3,9 @@ experiment bookkeeping."""
 
 from __future__ import annotations
 
+import dataclasses
 import functools
+import math
 from dataclasses import dataclass, field
 
 from transformers import TrainingArguments
@@ -55,24 +57,54 @@ class LabArgumentsMixin:
     def __post_init__(self):
         # Remember whether the user chose output_dir: the HF class fills in a default.
         self.output_dir_given = self.output_dir is not None
-        if self.max_steps == 0 or self.max_steps < -1:
-            raise UserError(
-                f"max_steps: must be positive (or -1 to train for num_train_epochs), "
-                f"got {self.max_steps}"
-            )
+        # Every value and the output folder, before Trainer makes a folder or sees a batch.
+        check_training_values(self)
+        if self.output_dir_given:
+            from latent_lab.files import check_output_path
+
+            check_output_path(self.output_dir, "output_dir")
         if self.include_num_input_tokens_seen in ("no", False):
             # Training tokens (all processes) stamp every per-position record.
             self.include_num_input_tokens_seen = "non_padding"
-        if self.position_record_points < 0:
-            raise UserError("position_record_points: must be >= 0")
-        if self.learning_rate <= 0:
-            raise UserError(f"learning_rate: must be positive, got {self.learning_rate}")
         if not self.use_cpu and not _has_accelerator():
             # Without use_cpu, transformers ignores a torchrun/accelerate process group on a
             # CPU-only machine and every process trains alone (and writes results.json).
             self.use_cpu = True
             self.dataloader_pin_memory = False  # nothing to pin to
         super().__post_init__()
+
+
+# Counts that must be at least 1 (Trainer would divide by them or build empty batches).
+POSITIVE_COUNTS = ("per_device_train_batch_size", "per_device_eval_batch_size",
+                   "gradient_accumulation_steps")  # fmt: skip
+MAX_SEED = 2**32 - 1  # numpy's and transformers.set_seed's range
+
+
+def check_training_values(args) -> None:
+    """One-line UserErrors, naming the field, for values Trainer would only trip over later
+    (NaN compares false with everything, so a NaN learning rate passed every `<= 0` check)."""
+    for spec in dataclasses.fields(args):
+        value = getattr(args, spec.name, None)
+        if spec.init and isinstance(value, float) and not math.isfinite(value):
+            raise UserError(f"{spec.name}: must be a finite number, got {value}")
+    if args.max_steps == 0 or args.max_steps < -1:
+        raise UserError(f"max_steps: must be positive (or -1 to train for num_train_epochs), "
+                        f"got {args.max_steps}")  # fmt: skip
+    if args.max_steps == -1 and args.num_train_epochs <= 0:
+        raise UserError(f"num_train_epochs: must be > 0 (or set max_steps), got "
+                        f"{args.num_train_epochs}")  # fmt: skip
+    if args.learning_rate <= 0:
+        raise UserError(f"learning_rate: must be positive, got {args.learning_rate}")
+    for name in POSITIVE_COUNTS:
+        if getattr(args, name) < 1:
+            raise UserError(f"{name}: must be >= 1, got {getattr(args, name)}")
+    if not 0 <= args.seed <= MAX_SEED:
+        raise UserError(f"seed: must be between 0 and {MAX_SEED}, got {args.seed}")
+    if args.position_record_points < 0:
+        raise UserError("position_record_points: must be >= 0")
+    for eps in args.excess_thresholds:
+        if not (isinstance(eps, (int, float)) and math.isfinite(eps) and eps > 0):
+            raise UserError(f"excess_thresholds: each must be a positive number, got {eps!r}")
 
 
 def _has_accelerator() -> bool:

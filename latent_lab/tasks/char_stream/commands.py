@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from latent_lab.commands.build import add_dataset_arguments, prepare
+from latent_lab.commands.build import add_dataset_arguments, make, prepare
 
 
 def add_parser(subparsers) -> None:
@@ -15,7 +15,11 @@ def add_parser(subparsers) -> None:
 
 
 def run_nanogpt(args) -> dict:
-    builder, dataset = prepare("char_stream", args.config, args.set)
+    from latent_lab.files import check_output_path
+
+    builder = make("char_stream", args.config, args.set)
+    check_output_path(args.output_dir, "--output-dir")  # before any data is made
+    builder, dataset = prepare(builder)
 
     from latent_lab.tasks.char_stream.nanogpt_export import export_nanogpt
 

@@ -8,6 +8,11 @@ from dataclasses import dataclass, field
 
 from latent_lab.errors import UserError
 from latent_lab.tasks.char_stream.streams import check_separator, make_stream, stream_kind
+from latent_lab.tasks.sizes import check_at_most
+
+# Lines are generated at about 500,000 characters a second and held in memory while the
+# splits are written, so MAX_CHARS takes a few minutes and a few GB.
+MAX_CHARS = 100_000_000
 
 
 def _is_int(value) -> bool:
@@ -55,6 +60,7 @@ class CharStreamDataConfig:
             minimum = 0 if name == "data_seed" else 1
             if not _is_int(value) or value < minimum:
                 raise UserError(f"{name}: expected an integer >= {minimum}, got {value!r}")
+        check_at_most("num_chars", self.num_chars, MAX_CHARS, "characters")
         fraction = self.train_fraction
         if isinstance(fraction, bool) or not isinstance(fraction, (int, float)):
             raise UserError(f"train_fraction: expected a number in (0, 1), got {fraction!r}")

@@ -7,9 +7,18 @@ recipe's `--help` and argument errors answer at once.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 from latent_lab.errors import UserError
+from latent_lab.tasks.sizes import check_at_most, check_product
+
+# Size limits (checked before any FSM is generated): about 4,000 episodes a second on one
+# core, so a split of MAX_EPISODES takes under an hour; MAX_SPLIT_STEPS bounds its tokens.
+MAX_EPISODES = 10_000_000  # per split
+MAX_WALK_LENGTH = 10_000  # steps of one demonstration or query walk
+MAX_SPLIT_STEPS = 1_000_000_000  # episodes x (num_demos x demo_length + query_length)
+MAX_VOCAB_SIDE = 1_000  # s_max and a_max: state and action tokens
 
 
 def _field(default, help_text: str):
@@ -50,6 +59,10 @@ class FSMDataConfig:
 
         for name in ("s_max", "a_max", "num_train", "num_validation", "num_test"):
             _check_int(name, getattr(self, name), 1)
+        for name in ("s_max", "a_max"):
+            check_at_most(name, getattr(self, name), MAX_VOCAB_SIDE, "tokens")
+        for name in ("num_train", "num_validation", "num_test"):
+            check_at_most(name, getattr(self, name), MAX_EPISODES, "FSM episodes per split")
         _check_int("data_seed", self.data_seed, 0)
         _check_int("num_states", self.num_states, 1)
         _check_int("num_actions", self.num_actions, 1)
@@ -85,9 +98,22 @@ class FSMDataConfig:
         for name in ("demo_length", "query_length"):
             if getattr(self, name) is not None:
                 _check_int(name, getattr(self, name), 1)
+                check_at_most(name, getattr(self, name), MAX_WALK_LENGTH, "steps")
         jitter = self.length_jitter
         if isinstance(jitter, bool) or not isinstance(jitter, (int, float)) or not 0 <= jitter < 1:
             raise UserError(f"length_jitter: expected a fraction in [0, 1), got {jitter!r}")
+        steps = self.num_demos * self._walk("demo_length") + self._walk("query_length")
+        for name in ("num_train", "num_validation", "num_test"):
+            check_product((name, "walk steps per episode"), (getattr(self, name), steps),
+                          MAX_SPLIT_STEPS, "walk steps")  # fmt: skip
+
+    def _walk(self, name: str) -> int:
+        """A walk's nominal length: the field, else A ln A (generator.default_walk_length)."""
+        value = getattr(self, name)
+        if value is not None:
+            return value
+        actions = self.num_actions
+        return max(1, round(actions * math.log(actions))) if actions > 1 else 1
 
     @property
     def vocab(self):

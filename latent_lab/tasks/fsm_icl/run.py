@@ -47,8 +47,9 @@ def check_arguments(data_args, model_args, training_args):
 
 def load_data(builder):
     """The builder's DatasetDict (train, validation, test), generated or read from the cache."""
-    builder.download_and_prepare()
-    return builder.as_dataset()
+    from latent_lab.tasks.builders import prepare_dataset
+
+    return prepare_dataset(builder)
 
 
 def task_run(dataset, shift_builders=None):

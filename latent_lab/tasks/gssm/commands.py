@@ -167,10 +167,13 @@ def run_sample(args) -> dict:
 
     import numpy as np  # after the checks above, so a mistake is answered at once
 
+    from latent_lab.tasks.gssm.filter import check_tractable
     from latent_lab.tasks.gssm.model import GSSM, bayes_entropy_rate, parse_graph, rng_key
 
     graph = parse_graph(spec, _first(args.alpha_X, fields.get("alpha_X")),
-                        _first(args.alpha_Z, fields.get("alpha_Z")), source=graph_name)  # fmt: skip
+                        _first(args.alpha_Z, fields.get("alpha_Z")),
+                        source=f"--config {graph_name}")  # fmt: skip
+    check_tractable(graph, f"--config {graph_name}")  # bayes_nll needs the exact filter
     model = GSSM.from_seed(graph, int(graph_seed))
     tokens = model.sample(args.num_sequences, seq_len, rng_key(args.seed, TRAIN_SPLIT))
     bayes = model.bayes(tokens)

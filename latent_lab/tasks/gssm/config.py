@@ -10,10 +10,18 @@ from pathlib import Path
 from latent_lab.errors import UserError
 from latent_lab.tasks.gssm import GRAPHS_DIR
 from latent_lab.tasks.gssm.graph import parse_graph
+from latent_lab.tasks.sizes import check_at_most, check_product
 
 # Each split's part of the sampling key: the validation split's sequences are the same for a
 # finite run and an on-the-fly one (whose stream has keys of its own).
 SPLIT_KEYS = {"train": 0, "validation": 1}
+
+
+# Size limits (checked before any sequence is sampled): sampling with the exact reference runs
+# at about 500,000 tokens a second on one core, so MAX_SPLIT_TOKENS takes about half an hour.
+MAX_SEQUENCES = 10_000_000  # num_train, num_validation
+MAX_SEQ_LEN = 1_000_000  # tokens per sequence
+MAX_SPLIT_TOKENS = 1_000_000_000  # sequences x seq_len, per split
 
 
 def graph_source(graph) -> Path | None:
@@ -58,6 +66,11 @@ class GSSMDataConfig:
             minimum = 0 if name.endswith("seed") else 1
             if not _is_int(value) or value < minimum:
                 raise UserError(f"{name}: expected an integer >= {minimum}, got {value!r}")
+        check_at_most("seq_len", self.seq_len, MAX_SEQ_LEN, "tokens per sequence")
+        for name in ("num_train", "num_validation"):
+            check_at_most(name, getattr(self, name), MAX_SEQUENCES, "sequences per split")
+            check_product((name, "seq_len"), (getattr(self, name), self.seq_len),
+                          MAX_SPLIT_TOKENS, "tokens per split")  # fmt: skip
         if not isinstance(self.context, bool):
             raise UserError(f"context: expected true or false, got {self.context!r}")
         if isinstance(self.graph, Mapping):
@@ -75,4 +88,4 @@ class GSSMDataConfig:
             shipped = ", ".join(sorted(p.stem for p in GRAPHS_DIR.glob("*.yaml")))
             raise UserError(f"graph: {self.graph!r} is neither a file nor a shipped graph "
                             f"({shipped}); fix the path or the name")  # fmt: skip
-        return parse_graph(load_yaml(path), self.alpha_X, self.alpha_Z, source=str(path))
+        return parse_graph(load_yaml(path), self.alpha_X, self.alpha_Z, source=f"graph {path}")

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from latent_lab.commands.output import emit
 from latent_lab.errors import UserError
+from latent_lab.files import check_output_path
 from latent_lab.tasks.gssm.commands import _first, load_config, split_config
 
 DIFFICULTY_KEYS = ("graph", "grid", "graph_seeds", "num_sequences", "seq_len", "data_seed",
@@ -42,7 +43,8 @@ def difficulty_settings(args):
         DifficultySettings,  # numpy, scipy: after the checks
     )
 
-    settings = DifficultySettings(graphs=tuple(graphs), **_normalised(values))
+    given = [key for key, flag in flags.items() if flag is not None]
+    settings = DifficultySettings(graphs=tuple(graphs), **_normalised(values, given))
     default = Path("runs") / "gssm_difficulty" / name.replace("/", "-")
     return settings, Path(_first(args.output_dir, fields.get("output_dir"), default))
 
@@ -60,32 +62,43 @@ def _seed_flag(text: str):
     return numbers[0] if len(numbers) == 1 else numbers
 
 
-def _normalised(values: dict) -> dict:
-    """YAML and flag values -> the settings' types, with one-line errors naming the field."""
+# What each setting must look like, for the one-line error that names it.
+SHAPES = {
+    "grid": "grid is MIN,MAX,POINTS, e.g. 1e-3,1,9",
+    "graph_seeds": "graph_seeds is a count N (seeds 0..N-1) or a list of seeds such as 0,3,7",
+    "reference": "reference is AX,AZ, e.g. 1e-3,0.142",
+}
+
+
+def _normalised(values: dict, from_flags=()) -> dict:
+    """YAML and flag values -> the settings' types; a bad value is a one-line error naming its
+    field (the flag when `from_flags` says the value came from the command line)."""
     out = dict(values)
-    try:
-        if "grid" in out:
-            low, high, points = (float(v) for v in out["grid"])
-            out["grid"] = (low, high, int(points) if points == int(points) else points)
-        if "graph_seeds" in out:
-            seeds = out["graph_seeds"]  # a count N (seeds 0..N-1) or a list of seeds
-            seeds = list(seeds) if isinstance(seeds, (list, tuple)) else range(int(seeds))
-            out["graph_seeds"] = tuple(int(s) for s in seeds)
-        if "reference" in out:
-            alpha_X, alpha_Z = (float(v) for v in out["reference"])
-            out["reference"] = (alpha_X, alpha_Z)
-        for key in ("target", "small_alpha", "tolerance"):
-            if key in out:
-                out[key] = float(out[key])
-        for key in ("num_sequences", "seq_len", "data_seed", "max_graph_seeds"):
-            if key in out:
-                out[key] = int(out[key])
-    except (TypeError, ValueError, OverflowError):
-        raise UserError(
-            f"difficulty settings: bad value in {sorted(values)}; grid is MIN,MAX,POINTS, "
-            "reference AX,AZ, graph_seeds a count or a list"
-        ) from None
+    for key, value in values.items():
+        try:
+            out[key] = _convert(key, value)
+        except (TypeError, ValueError, OverflowError):
+            label = f"--{key.replace('_', '-')}" if key in from_flags else key
+            shape = SHAPES.get(key, "expected a number")
+            raise UserError(f"{label}: {shape}; got {value!r}") from None
     return out
+
+
+def _convert(key: str, value):
+    if key == "grid":
+        low, high, points = (float(v) for v in value)
+        return (low, high, int(points) if points == int(points) else points)
+    if key == "graph_seeds":  # a count N (seeds 0..N-1) or a list of seeds
+        seeds = list(value) if isinstance(value, (list, tuple)) else range(int(value))
+        return tuple(int(s) for s in seeds)
+    if key == "reference":
+        alpha_X, alpha_Z = (float(v) for v in value)
+        return (alpha_X, alpha_Z)
+    if key in ("target", "small_alpha"):
+        return float(value)
+    if key in ("num_sequences", "seq_len", "data_seed"):
+        return int(value)
+    return value
 
 
 def run_difficulty(args) -> dict:
@@ -94,6 +107,7 @@ def run_difficulty(args) -> dict:
     if not args.config:
         raise UserError("--config: required (a graph, builder config or difficulty settings)")
     settings, output_dir = difficulty_settings(args)
+    check_output_path(output_dir, "--output-dir")  # before hours of measuring
 
     from tqdm import tqdm
 
@@ -116,6 +130,7 @@ def run_merge(args) -> dict:
     output_dir = Path(args.merge)
     if not output_dir.is_dir():
         raise UserError(f"--merge {output_dir}: no such folder; give the folder of the shards")
+    check_output_path(output_dir, "--merge")  # the merged grid and plot go there
 
     from latent_lab.tasks.gssm import difficulty
 

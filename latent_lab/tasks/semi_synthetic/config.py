@@ -15,8 +15,12 @@ from pathlib import Path
 from latent_lab.errors import UserError
 from latent_lab.tasks.semi_synthetic import facts
 from latent_lab.tasks.semi_synthetic.schema import E2Table, unknown_type_error
+from latent_lab.tasks.sizes import check_at_most
 
 DEFAULT_TYPE = "parks"
+# Every shuffle is another set of shuffled-answer rows evaluated at every evaluation; the
+# shuffled-answer loss is a mean over them, settled long before this many.
+MAX_SHUFFLES = 1_000
 
 
 def _is_int(value) -> bool:
@@ -50,6 +54,7 @@ class SemiSyntheticDataConfig:
             )
         if not _is_int(self.num_shuffles) or self.num_shuffles < 1:
             raise UserError(f"num_shuffles: expected a positive integer, got {self.num_shuffles!r}")
+        check_at_most("num_shuffles", self.num_shuffles, MAX_SHUFFLES, "shuffles")
         if isinstance(self.table_file, os.PathLike):
             self.table_file = os.fspath(self.table_file)
         table_file = self.table_file
