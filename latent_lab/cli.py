@@ -25,6 +25,7 @@ COMMAND_MODULES = (
     "launch",
     "aggregate",
     "compare",
+    "results",
     "probe",
 )
 
