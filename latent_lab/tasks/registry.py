@@ -33,8 +33,12 @@ class Task:
     # The Trainer metrics ("module:callable") and the exact references results.json carries.
     metrics: str
     references: tuple[str, ...]
-    # The tiny CPU config in recipes/configs/<recipe>/ (quickstart, smoke tests).
+    # The tiny CPU config in recipes/configs/<recipe>/ (smoke tests, `evaluate` examples).
     quick_config: str = "quick"
+    # `latent-lab quickstart` (make demo): the config it trains, and the one metric it shows
+    # beside that metric's exact optimum (reference_for) and trivial baseline (baseline_for).
+    demo_config: str = "demo"
+    headline: str | None = None
     # Extra CLI verbs: "module:function" called with argparse subparsers (e.g. `gssm sample`).
     commands: str | None = None
     # `latent-lab init <name> DIR` scaffolds an experiment folder: "module:function".

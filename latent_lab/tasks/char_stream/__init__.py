@@ -24,6 +24,7 @@ TASK = Task(
     arguments="latent_lab.tasks.char_stream.arguments:CharStreamArguments",
     metrics="latent_lab.tasks.char_stream.answer_accuracy:answer_set",
     references=("best_answer_accuracy", "reference_nll", "reference_accuracy"),
+    headline="eval_scored_loss",
     commands="latent_lab.tasks.char_stream.commands:add_parser",
     scaffold="latent_lab.tasks.char_stream.scaffold:write_scaffold",
 )  # fmt: skip

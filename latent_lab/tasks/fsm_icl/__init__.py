@@ -21,6 +21,7 @@ TASK = Task(
     arguments="latent_lab.tasks.fsm_icl.arguments:FSMArguments",
     metrics="latent_lab.tasks.fsm_icl.metrics:FSMMetrics",
     references=("bayes_accuracy", "bayes_accuracy_seen", "bayes_accuracy_unseen", "bayes_loss"),
+    headline="eval_accuracy",
     recipes={"fsm_icl": "latent_lab.tasks.fsm_icl.arguments:make_parser",
              "fsm_curriculum": "latent_lab.tasks.fsm_icl.curriculum:make_parser"},
     probe_targets="latent_lab.tasks.fsm_icl.probes:probe_targets",

@@ -26,6 +26,7 @@ TASK = Task(
     arguments="latent_lab.tasks.gssm.arguments:GSSMArguments",
     metrics="latent_lab.tasks.gssm.metrics:GSSMMetrics",
     references=("bayes_loss", "bayes_accuracy"),
+    headline="eval_loss",
     commands="latent_lab.tasks.gssm.commands:add_parser",
     probe_targets="latent_lab.tasks.gssm.probes:probe_targets",
 )  # fmt: skip

@@ -21,5 +21,6 @@ TASK = Task(
     field_names=("type", "data_seed", "num_shuffles", "table_file"),
     arguments="latent_lab.tasks.semi_synthetic.arguments:SemiSyntheticArguments",
     metrics="latent_lab.training.generation_accuracy:generation_accuracies",
-    references=("best_accuracy", "loss_advantage_without_link"),
+    references=("best_accuracy",),
+    headline="acc_a",
 )
