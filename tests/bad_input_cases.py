@@ -148,6 +148,7 @@ TRAINING_VALUES = [
     recipe("fsm_icl", "max-steps-negative", "max_steps", f"{FSM} --max_steps -5"),
     recipe("gssm", "max-steps-negative", "max_steps", f"{GSSM} --max_steps -5"),
     recipe("fsm_icl", "learning-rate-nan", "learning_rate", f"{FSM} --learning_rate nan"),
+    recipe("fsm_icl", "learning-rate-zero", "learning_rate", f"{FSM} --learning_rate 0"),
     recipe("char_stream", "learning-rate-inf", "learning_rate", f"{CHAR} --learning_rate inf"),
     recipe(
         "gssm",

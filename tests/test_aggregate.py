@@ -87,6 +87,15 @@ def test_groups_by_a_config_field_and_lists_missing_metrics(tmp_path):
     }
 
 
+def test_accuracy_intervals_stay_inside_0_and_1(tmp_path):
+    # mean 0.9, sd 0.2, t(0.975, 3) * 0.2 / 2 = 0.318: the plain interval would reach 1.218
+    for seed, acc in enumerate((0.6, 1.0, 1.0, 1.0)):
+        write_results(tmp_path / f"r{seed}", seed=seed, metrics={"eval_accuracy": acc})
+    (group,) = aggregate_runs(load_results([tmp_path]), by=["config_name"]).groups
+    stats = group.stats("eval_accuracy")
+    assert stats["ci95_high"] == 1.0 and stats["ci95_low"] == pytest.approx(0.9 - 0.3182446)
+
+
 def test_group_by_top_level_fields_and_seed(tmp_path):
     write_results(tmp_path / "x1", seed=1, metrics={"acc": 0.1}, config_name="x")
     write_results(tmp_path / "x2", seed=2, metrics={"acc": 0.3}, config_name="x")

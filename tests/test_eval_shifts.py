@@ -68,7 +68,7 @@ def test_gssm_long_split_reference_is_the_dense_forward_of_its_sequences(tmp_pat
         ("gssm", ["--eval_shifts", "{long: {seq_len: 4096}}"],
          "eval_shifts.long: max_position_embeddings: 2049 < seq_len + 1"),
         ("gssm", ["--eval_shifts", "{wide: {graph: WIDE}}"],
-         "eval_shifts.wide: the exact reference is intractable"),
+         "eval_shifts.wide: graph: the exact reference is intractable"),
         ("gssm", ["--eval_shifts", "[1, 2]"], "eval_shifts: expected a mapping"),
     ],
 )  # fmt: skip

@@ -95,3 +95,5 @@ def test_the_evaluate_module_loaded_by_path_gives_the_logged_metrics(fsm_run):
         }
         seen = group["slice_seen"].to_numpy()  # and the module against a plain recomputation
         assert computed["accuracy_unseen"] == pytest.approx(group["correct"][~seen].mean())
+        bayes_unseen = group["reference_accuracy"][~seen].mean()
+        assert computed["bayes_accuracy_unseen"] == pytest.approx(bayes_unseen)

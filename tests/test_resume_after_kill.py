@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import torch
 from safetensors.torch import load_file
@@ -73,12 +74,19 @@ def test_resume_after_sigkill_gives_identical_weights(task, tmp_path):
     assert expected.keys() == weights.keys()
     for name, tensor in expected.items():
         assert torch.equal(weights[name], tensor), name
+    # The per-position records survive the kill: the evaluations before the checkpoint come
+    # from the killed run's file, the later ones from the resumed run, the same as uninterrupted.
+    before = pd.read_parquet(uninterrupted / "positions.parquet")
+    after = pd.read_parquet(killed / "positions.parquet")
+    assert before["step"].min() < 10 <= before["step"].max()  # records on both sides of the kill
+    pd.testing.assert_frame_equal(after, before)
 
 
 def test_resume_skips_a_checkpoint_killed_while_saving(tmp_path):
     from latent_lab.training.runner import last_checkpoint
 
-    for step, state in ((4, '{"global_step": 4}'), (8, '{"global_st'), (12, None)):
+    complete = '{"global_step": 0}'
+    for step, state in ((2, complete), (4, complete), (8, '{"global_st'), (12, None)):
         folder = tmp_path / f"checkpoint-{step}"
         folder.mkdir()
         if state is not None:

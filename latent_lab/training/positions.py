@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -92,11 +93,14 @@ def _mean(values: np.ndarray) -> float | None:
 
 
 class PositionLog:
-    """The records of a run, in order of evaluation; written as one Parquet file."""
+    """The records of a run, in order of evaluation; written as one Parquet file. With a
+    `folder` (the training run's, on the main process) the file is rewritten after every
+    evaluation, so a run killed later still has its records for `restore` on --resume."""
 
-    def __init__(self):
+    def __init__(self, folder: str | None = None):
         self.parts: list[dict[str, np.ndarray]] = []
         self.summaries: list[dict] = []
+        self.folder = folder
 
     def add(self, positions: Positions, step: int, train_tokens: int, split: str) -> None:
         """Record one evaluation; a second one of the same split at the same step (the final
@@ -109,6 +113,34 @@ class PositionLog:
         self.parts.append(positions.columns(step, train_tokens, split))
         self.summaries.append({"step": step, "train_tokens": train_tokens, "split": split,
                                **positions.means()})  # fmt: skip
+        if self.folder is not None:
+            self.write(self.folder)
+
+    def restore(self, path, up_to_step: int) -> int:
+        """Take back the evaluations at steps <= `up_to_step` from a killed run's records (the
+        checkpoint a resumed run starts from); later ones are evaluated again. Returns how
+        many evaluations were restored (0 without a file)."""
+        import pyarrow.parquet as pq
+
+        if not Path(path).is_file():
+            return 0
+        frame = pq.read_table(path).to_pandas()
+        frame = frame[frame["step"] <= up_to_step]
+        for (step, split), rows in frame.groupby(["step", "split"], sort=False):
+            columns = {name: rows[name].to_numpy() for name in rows.columns}
+            slices = {
+                n.removeprefix("slice_"): v for n, v in columns.items() if n.startswith("slice_")
+            }
+            positions = Positions(columns["example"], columns["position"], columns["model_nll"],
+                                  columns["correct"], columns["reference_nll"],
+                                  columns["reference_accuracy"], slices)  # fmt: skip
+            self.parts.append(
+                positions.columns(int(step), int(rows["train_tokens"].iloc[0]), split)
+            )
+            self.summaries.append({"step": int(step), "split": split,
+                                   "train_tokens": int(rows["train_tokens"].iloc[0]),
+                                   **positions.means()})  # fmt: skip
+        return len(self.summaries)
 
     def table(self):
         import pyarrow as pa

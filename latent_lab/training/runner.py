@@ -147,7 +147,9 @@ def make_trainer(run: TaskRun, model_args, training_args, *, train: bool = True)
         processing_class=run.tokenizer,
         **kwargs,
     )
-    trainer.position_log = PositionLog()
+    # The run's records, rewritten after each evaluation while training (for --resume).
+    folder = training_args.output_dir if train and trainer.is_world_process_zero() else None
+    trainer.position_log = PositionLog(folder)
     for make_callback in run.callback_factories:
         trainer.add_callback(make_callback(trainer))
     points = training_args.position_record_points
@@ -199,7 +201,20 @@ def train_model(trainer, training_args) -> dict:
             logger.warning(
                 "--resume: no checkpoint in %s, starting from scratch", training_args.output_dir
             )
+    if checkpoint is not None:
+        restore_positions(trainer, checkpoint, training_args.output_dir)
     return dict(trainer.train(resume_from_checkpoint=checkpoint).metrics)
+
+
+def restore_positions(trainer, checkpoint: str, output_dir: str) -> None:
+    """The records of the evaluations before the checkpoint: the killed run wrote them."""
+    import json
+
+    from latent_lab.training.positions import POSITIONS_FILE
+
+    state = json.loads((Path(checkpoint) / "trainer_state.json").read_text())
+    restored = trainer.position_log.restore(Path(output_dir) / POSITIONS_FILE, state["global_step"])
+    logger.info("--resume: %d earlier evaluations' records restored", restored)
 
 
 def record_results(
