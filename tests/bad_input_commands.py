@@ -183,6 +183,18 @@ COMMANDS = [
     cli("launch-grid-missing", "grid.yaml", "launch grid.yaml"),
     cli("no-subcommand-action", "gssm", "gssm"),
     recipe("fsm_icl", "unknown-model-type", "model_type", f"{FSM} --model_type lstmm"),
+    recipe(
+        "fsm_icl",
+        "state-size-unreachable",
+        "target_state_size",
+        f"{FSM} --model_type xlstm --target_state_size 100",
+    ),
+    recipe(
+        "fsm_icl",
+        "state-size-without-state",
+        "target_state_size",
+        f"{FSM} --model_type llama --target_state_size 1000",
+    ),
     recipe("fsm_icl", "unknown-config", "--config", "--config phase9_9"),
     recipe("fsm_icl", "unknown-flag", "--num_trains", f"{FSM} --num_trains 8"),
     recipe("fsm_icl", "num-states-zero", "num_states", f"{FSM} --num_states 0"),
