@@ -187,13 +187,13 @@ def scalar_field_types(dataclass_types) -> dict[str, tuple[type, bool]]:
 
 def is_of_kind(value, kind: type, optional: bool) -> bool:
     """A YAML value fits the field: text (argparse converts it), None where allowed, or the
-    type itself (an int for a float; an integral float for an int: YAML reads 1.0e+3 so)."""
+    type itself (an int for a float, never a float for an int)."""
     if isinstance(value, str) or (value is None and optional):
         return True
     if isinstance(value, bool) or kind is bool:
         return isinstance(value, bool) and kind is bool
-    if kind is int:
-        return isinstance(value, int) or (isinstance(value, float) and value.is_integer())
+    if kind is int:  # not 1.6e+1: argparse leaves a YAML float a float, and Trainer fails late
+        return isinstance(value, int)
     return isinstance(value, (int, float))
 
 

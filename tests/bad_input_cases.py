@@ -291,6 +291,20 @@ STREAMS_AND_YAML = [
         "--config lists.yaml",
         setup=("list_for_number",),
     ),
+    recipe(
+        "fsm_icl",
+        "config-float-for-integer",
+        "per_device_train_batch_size",
+        "--config floats.yaml --num_train 16 --num_validation 8 --num_test 8 --max_steps 2",
+        setup=("float_for_integer",),
+    ),
+    recipe(
+        "fsm_icl",
+        "config-scalar-thresholds",
+        "excess_thresholds",
+        "--config scalar.yaml --num_train 16 --num_validation 8 --num_test 8 --max_steps 2",
+        setup=("scalar_thresholds",),
+    ),
 ]
 
 CASES = OUTPUT_PATHS + SIZES + TRAINING_VALUES + STREAMS_AND_YAML

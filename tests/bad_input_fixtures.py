@@ -163,6 +163,15 @@ def list_for_number_config(folder: Path) -> None:
     (folder / "lists.yaml").write_text("dataset: 3s3a\nlearning_rate: [1.0e-3, 1.0e-2]\n")
 
 
+def float_for_integer_config(folder: Path) -> None:
+    """YAML reads 1.6e+1 as the float 16.0; Trainer would fail on it after the data is built."""
+    (folder / "floats.yaml").write_text("dataset: 3s3a\nper_device_train_batch_size: 1.6e+1\n")
+
+
+def scalar_thresholds_config(folder: Path) -> None:
+    (folder / "scalar.yaml").write_text("dataset: 3s3a\nexcess_thresholds: 0.1\n")
+
+
 def experiment_folder(folder: Path) -> None:
     (folder / "exp").mkdir()
 
@@ -186,6 +195,8 @@ SETUPS = {
     "chain_graph": chain_graph,
     "grid_list_for_number": grid_list_for_number,
     "list_for_number": list_for_number_config,
+    "float_for_integer": float_for_integer_config,
+    "scalar_thresholds": scalar_thresholds_config,
 }
 
 

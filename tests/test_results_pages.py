@@ -214,3 +214,28 @@ def test_results_errors_answer_without_heavy_imports(tmp_path):
     work.mkdir()
     code, heavy, _, err = run_cli_process(["results", "page", "no_such.yaml"], work, tmp_path)
     assert code == 2 and "not a YAML file" in err and heavy == []
+
+
+def test_runs_of_a_grid_with_more_axes_belong_to_their_config_arm():
+    """launch records config_name CONFIG/POINT when the grid has axes besides config (the
+    graph-seed grids): such a run is the CONFIG arm, and nothing else matches by prefix."""
+    from types import SimpleNamespace
+
+    from latent_lab.analysis.pages.collect import arm_of
+
+    grid = SimpleNamespace(arm="config_name", arms={"results/cpu_small_X": "X", "results/a": "A"})
+    assert arm_of(grid, "results/cpu_small_X/gs2") == "results/cpu_small_X"
+    assert arm_of(grid, "results/cpu_small_X") == "results/cpu_small_X"
+    assert arm_of(grid, "results/ab/gs1") == "results/ab/gs1"  # not an arm: skipped by collect
+    assert arm_of(SimpleNamespace(arm="type", arms={"parks": "p"}), "parks/x") == "parks/x"
+
+
+def test_slice_bins_keep_values_outside_the_edges_apart():
+    import numpy as np
+    import pandas as pd
+
+    from latent_lab.analysis.pages.curves import slice_labels
+
+    labels, order = slice_labels(pd.Series([-1, 0, 0.4, 1.0, 3.5, 4, np.nan]), [0, 0.5, 1, 3.5])
+    assert list(labels) == ["<0", "0-0.5", "0-0.5", "1-3.5", "1-3.5", ">3.5", "n/a"]
+    assert [int(x) for x in order] == [-1, 0, 0, 2, 2, 3, 4]

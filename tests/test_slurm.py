@@ -258,3 +258,15 @@ def test_accelerate_config_by_name_and_single_node_defaults(tmp_path, capsys):
     assert ("accelerate launch --config_file recipes/accelerate/ddp.yaml --num_processes 2 "
             "--num_machines 1 recipes/char_stream.py") in script  # fmt: skip
     assert "srun" not in script and "#SBATCH --nodes=1" in script
+
+
+def test_gpu_only_settings_launch_from_a_cpu_login_node(tmp_path, capsys):
+    """Every task config is parsed before any is written, but not against this machine's GPU:
+    TrainingArguments refuses tf32 without an Ampere GPU, and a SLURM grid starts on a login
+    node."""
+    grid = write_grid(tmp_path / "grid.yaml", recipe="char_stream", config="quick", seeds=[1],
+                      grid={"tf32": [True]}, output_dir=str(tmp_path / "sweep"),
+                      slurm={"partition": "gpu", "gpus_per_task": 1})  # fmt: skip
+    code, summary, err = launch([str(grid), "--executor", "slurm", "--dry-run"], capsys)
+    assert code == 0, err
+    assert "tf32: true" in (tmp_path / "sweep" / "tasks" / "0.yaml").read_text()

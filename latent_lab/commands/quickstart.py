@@ -28,7 +28,7 @@ def add_parser(subparsers) -> None:
     )
     parser.add_argument(
         "--jobs", type=int, default=min(2, os.cpu_count() or 1),
-        help="runs at a time, one CPU thread each (default: 2, or 1 on one core)",
+        help="runs at a time, the CPU cores shared among them (default: 2, or 1 on one core)",
     )  # fmt: skip
     parser.set_defaults(func=run)
 
@@ -112,7 +112,7 @@ def run(args) -> dict:
     output_dir = check_output_path(args.output_dir, "--output-dir")  # before minutes of runs
     if args.jobs < 1:
         raise UserError(f"--jobs: must be >= 1, got {args.jobs}")
-    tasks = args.task or available_tasks()
+    tasks = list(dict.fromkeys(args.task)) if args.task else available_tasks()  # once each
     missing = [task for task in tasks if task not in available_tasks()]
     if missing:
         raise UserError(f"--task: {', '.join(missing)} has no demo config or headline metric")

@@ -102,9 +102,25 @@ def check_training_values(args) -> None:
         raise UserError(f"seed: must be between 0 and {MAX_SEED}, got {args.seed}")
     if args.position_record_points < 0:
         raise UserError("position_record_points: must be >= 0")
-    for eps in args.excess_thresholds:
-        if not (isinstance(eps, (int, float)) and math.isfinite(eps) and eps > 0):
-            raise UserError(f"excess_thresholds: each must be a positive number, got {eps!r}")
+    args.excess_thresholds = positive_numbers(args.excess_thresholds, "excess_thresholds")
+
+
+def positive_numbers(values, name: str) -> list[float]:
+    """A list of positive finite numbers; YAML reads 1e-2 (no dot) as text, so text converts."""
+    if not isinstance(values, (list, tuple)):
+        raise UserError(
+            f"{name}: give a list of positive numbers, e.g. [0.1, 0.01]; got {values!r}"
+        )
+    numbers = []
+    for value in values:
+        try:
+            number = float(value) if not isinstance(value, bool) else math.nan
+        except (TypeError, ValueError):
+            number = math.nan
+        if not (math.isfinite(number) and number > 0):
+            raise UserError(f"{name}: each must be a positive number, got {value!r}")
+        numbers.append(number)
+    return numbers
 
 
 def _has_accelerator() -> bool:

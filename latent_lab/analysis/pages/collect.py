@@ -73,6 +73,14 @@ def lookup(results: dict, metric: str, kind: str) -> float | None:
     return None
 
 
+def arm_of(grid, value):
+    """A run's arm. A grid with axes besides `config` records config_name as CONFIG/POINT
+    (launch/grid.py, e.g. results/cpu_small_X/gs1): that run belongs to the arm CONFIG."""
+    if grid.arm != "config_name" or value in grid.arms or not isinstance(value, str):
+        return value
+    return next((arm for arm in grid.arms if value.startswith(f"{arm}/")), value)
+
+
 def run_row(grid, folder: Path, results: dict, derived: dict) -> dict:
     from latent_lab.analysis.aggregate import field_value, is_number
 
@@ -84,7 +92,7 @@ def run_row(grid, folder: Path, results: dict, derived: dict) -> dict:
         )
     row = {
         "grid": grid.name,
-        "arm": arm_key(field_value(results, grid.arm)),
+        "arm": arm_of(grid, arm_key(field_value(results, grid.arm))),
         "pair": pair,
         "run": folder.name,
         **{key: results.get(key) for key in IDENTITY[3:] if key != "run"},
@@ -124,10 +132,12 @@ def collect(spec: Spec, dirs: list[str]) -> dict:
     from latent_lab.analysis.pages.probe_rows import COLUMNS, PROBES_FILE, probe_rows
     from latent_lab.analysis.run_files import _read_json
 
-    folders = [Path(d) for d in dirs] or [Path(g.runs) for g in spec.grids]
+    if dirs:  # folders from elsewhere: matched to a grid by their name
+        pairs = [(grid_for_dir(spec, Path(d)), Path(d)) for d in dirs]
+    else:  # each grid's own runs folder
+        pairs = [(grid, Path(grid.runs)) for grid in spec.grids]
     rows, curves, probes, skipped, unfinished = [], {}, [], [], []
-    for folder in folders:
-        grid = grid_for_dir(spec, folder)
+    for grid, folder in pairs:
         finished, waiting = run_folders(folder)
         unfinished += [str(p) for p in waiting]
         for run_dir in finished:
@@ -144,7 +154,7 @@ def collect(spec: Spec, dirs: list[str]) -> dict:
     if not rows:
         raise UserError(
             f"no finished run of {spec.path}'s arms under "
-            f"{', '.join(map(str, folders))}; launch the grids first"
+            f"{', '.join(str(folder) for _, folder in pairs)}; launch the grids first"
         )
     check_unique(rows)
     files = dict(

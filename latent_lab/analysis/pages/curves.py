@@ -83,13 +83,15 @@ def slice_labels(values, bins):
     """(label, order) per record: the value itself, or its bin `lo-hi` with the bin's index."""
     import numpy as np
 
-    if bins is not None:
-        edges = np.asarray(bins)
-        index = np.clip(
-            np.searchsorted(edges, values.to_numpy(dtype=float), "right") - 1, 0, len(edges) - 2
-        )
+    if bins is not None:  # the last bin includes its upper edge; values outside get their own
+        edges, numbers = np.asarray(bins), values.to_numpy(dtype=float)
+        index = np.clip(np.searchsorted(edges, numbers, "right") - 1, 0, len(edges) - 2)
         labels = np.array([f"{lo:g}-{hi:g}" for lo, hi in zip(edges[:-1], edges[1:], strict=True)])
-        return labels[index], index
+        labels = labels[index].astype(object)
+        below, above, missing = numbers < edges[0], numbers > edges[-1], np.isnan(numbers)
+        labels[below], labels[above], labels[missing] = f"<{edges[0]:g}", f">{edges[-1]:g}", "n/a"
+        index = np.select([below, above, missing], [-1, len(edges) - 1, len(edges)], index)
+        return labels, index
     if values.dtype.kind in "biuf":
         return values.astype(str).to_numpy(), values.to_numpy(dtype=float)
     return values.astype(str).to_numpy(), np.zeros(len(values))
@@ -98,10 +100,12 @@ def slice_labels(values, bins):
 def by_slice(frame, splits, slices) -> list[dict]:
     rows = []
     part = frame[frame["split"].isin(splits)]
+    done = set()  # a slice listed twice (once per measure) is collected once
     for spec in slices:
         column = f"slice_{spec.name}"
-        if column not in part:
+        if column not in part or spec.name in done:
             continue
+        done.add(spec.name)
         labels, order = slice_labels(part[column], spec.bins)
         keyed = part.assign(value=labels, order=order)
         grouped = keyed.groupby(["split", "step", "value", "order"])

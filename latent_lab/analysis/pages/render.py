@@ -4,6 +4,8 @@ to 4 significant digits (p-values to 2) by answer.fmt, the same everywhere on th
 
 from __future__ import annotations
 
+import math
+
 from latent_lab.analysis.pages.answer import fmt, interval
 from latent_lab.analysis.pages.csvio import number
 
@@ -172,11 +174,12 @@ def probes_md(grid, rows: list[dict]) -> str:
             best, constant, control = [], [], []
             for pair in sorted({r["pair"] for r in part}):
                 run = [r for r in part if r["pair"] == pair]
-                best.append(pick(number(r["value"]) for r in run))
+                values = [v for r in run if (v := number(r["value"])) is not None]
+                best += [pick(values)] if values else []
                 constant += [c] if (c := number(run[0]["constant"])) is not None else []
                 controls = [v for r in run if (v := number(r["random_init"])) is not None]
                 control += [pick(controls)] if controls else []
-            stats = summarize(best)
+            stats = summarize(best, (0.0, math.inf) if soft else (0.0, 1.0))  # KL, accuracy
             body.append(
                 [
                     label,

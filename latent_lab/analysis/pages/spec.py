@@ -40,7 +40,6 @@ MEASURES = ("excess", "accuracy")
 AGAINST = ("baseline", "reference")
 REFERENCE_PREFIX = "reference."  # a compare metric naming an exact quantity: reference.<key>
 TOP_KEYS = ("title", "question", "scale", "commands", "grids", "derived")
-OPTIONAL_TOP = ("derived",)
 GRID_REQUIRED = ("name", "grid", "runs", "arm", "arms", "metrics")
 GRID_OPTIONAL = (
     "title",
@@ -198,6 +197,11 @@ def parse_grid(data, where: str) -> Grid:
         slices=[parse_slice(s, f"{where}: slices") for s in listed(data, "slices", where)],
         probe_command=str(data.get("probe_command") or ""),
     )
+    bins = {}
+    for spec in grid.slices:  # one collection per slice name: the same bins for every measure
+        if bins.setdefault(spec.name, spec.bins) != spec.bins:
+            raise UserError(f"{where}: slices: {spec.name!r} is listed with different bins; "
+                            "give it the same bins each time")  # fmt: skip
     check_arms_in_grid(grid, where)  # before the comparisons: a misspelt arm is named first
     grid.compare = [
         parse_compare(c, grid, f"{where}: compare") for c in listed(data, "compare", where)

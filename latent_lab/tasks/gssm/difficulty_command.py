@@ -94,9 +94,9 @@ def _convert(key: str, value):
     if key == "reference":
         alpha_X, alpha_Z = (float(v) for v in value)
         return (alpha_X, alpha_Z)
-    if key in ("target", "small_alpha"):
+    if key in ("target", "small_alpha", "tolerance"):
         return float(value)
-    if key in ("num_sequences", "seq_len", "data_seed"):
+    if key in ("num_sequences", "seq_len", "data_seed", "max_graph_seeds"):
         return int(value)
     return value
 
