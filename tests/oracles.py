@@ -12,29 +12,35 @@ import numpy as np
 # ----------------------------------------------------------------------------------- GSSM
 
 
+def _path_probability(graph, kernels, tokens, path):
+    """p(latents along `path`, x_1..len(path)): every latent from its own previous state and
+    its parents (latents of the same step, or the previous token for X), then the token."""
+    latents, observed = graph.latent_order, graph.node(graph.observed)
+    state, previous, probability = dict.fromkeys(latents, 0), 0, 1.0
+    for t, step in enumerate(path):
+        new = dict(state)
+        for i, name in enumerate(latents):
+            parents = graph.node(name).parents
+            index = (state[name], *(previous if p == "X" else new[p] for p in parents))
+            new[name] = step[i]
+            probability *= kernels[name][index][new[name]]
+        state = new
+        probability *= kernels["X"][tuple(state[p] for p in observed.parents)][tokens[t]]
+        previous = tokens[t]
+    return probability
+
+
 def gssm_brute_force_nll(graph, kernels, tokens):
     """-ln p(x_t | x_<t) of one sequence by summing p(path, x_1..t) over every latent path
     (exponential: tiny graphs and a handful of tokens only)."""
     latents = graph.latent_order
     dims = [graph.node(name).state_dim for name in latents]
     joint = list(itertools.product(*[range(d) for d in dims]))
-    observed = graph.node(graph.observed)
 
     def prefix_probability(length):
         total = 0.0
         for path in itertools.product(joint, repeat=length):
-            state, previous, probability = dict.fromkeys(latents, 0), 0, 1.0
-            for t in range(length):
-                new = dict(state)
-                for i, name in enumerate(latents):
-                    parents = graph.node(name).parents
-                    index = (state[name], *(previous if p == "X" else new[p] for p in parents))
-                    new[name] = path[t][i]
-                    probability *= kernels[name][index][new[name]]
-                state = new
-                probability *= kernels["X"][tuple(state[p] for p in observed.parents)][tokens[t]]
-                previous = tokens[t]
-            total += probability
+            total += _path_probability(graph, kernels, tokens, path)
         return total
 
     probabilities = [prefix_probability(t) for t in range(len(tokens) + 1)]
@@ -159,21 +165,10 @@ def gssm_brute_force_marginals(graph, kernels, tokens):
     latents = graph.latent_order
     dims = [graph.node(name).state_dim for name in latents]
     joint = list(itertools.product(*[range(d) for d in dims]))
-    observed = graph.node(graph.observed)
     result = {name: np.zeros((len(tokens), dims[i])) for i, name in enumerate(latents)}
     for length in range(1, len(tokens) + 1):
         for path in itertools.product(joint, repeat=length):
-            state, previous, probability = dict.fromkeys(latents, 0), 0, 1.0
-            for t in range(length):
-                new = dict(state)
-                for i, name in enumerate(latents):
-                    parents = graph.node(name).parents
-                    index = (state[name], *(previous if p == "X" else new[p] for p in parents))
-                    new[name] = path[t][i]
-                    probability *= kernels[name][index][new[name]]
-                state = new
-                probability *= kernels["X"][tuple(state[p] for p in observed.parents)][tokens[t]]
-                previous = tokens[t]
+            probability = _path_probability(graph, kernels, tokens, path)
             for i, name in enumerate(latents):
                 result[name][length - 1, path[-1][i]] += probability
     for values in result.values():
